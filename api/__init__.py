@@ -1,0 +1,1 @@
+"""The Falcon WSGI app: a thin door into the domain."""

@@ -1,0 +1,50 @@
+"""The app factory: `create_app(settings)` wires the resources to their dependencies."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import falcon
+import redis
+
+from api import errors
+from api.middleware import Authenticate, Idempotency, SecurityHeaders, UnitOfWorkMiddleware
+from api.openapi import OpenApiResource
+from api.resources import catalog, health
+from domain.db import make_engine, session_factory
+from paymentkit.settings import Settings
+
+
+@dataclass
+class Dependencies:
+    """What the app talks to; tests hand in their own (real servers, their own database)."""
+
+    settings: Settings
+    engine: object
+    redis: redis.Redis
+
+
+def make_dependencies(settings: Settings) -> Dependencies:
+    return Dependencies(
+        settings=settings,
+        engine=make_engine(settings.database_url, settings.db_pool_size),
+        redis=redis.Redis.from_url(settings.rate_limit_redis_url, socket_connect_timeout=1, socket_timeout=1),
+    )
+
+
+def create_app(settings: Settings | None = None, deps: Dependencies | None = None) -> falcon.App:
+    settings = settings or (deps.settings if deps else Settings.from_env())
+    deps = deps or make_dependencies(settings)
+    app = falcon.App(
+        middleware=[UnitOfWorkMiddleware(session_factory(deps.engine)), SecurityHeaders(), Authenticate(),
+                    Idempotency(settings.max_body_bytes)],
+    )
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.auto_parse_qs_csv = False
+    errors.install(app)
+
+    operations = list(health.OPERATIONS)
+    app.add_route("/healthz", health.Health())
+    app.add_route("/readyz", health.Ready(deps.engine, deps.redis))
+    operations += catalog.add_routes(app, settings.max_body_bytes)
+    app.add_route("/openapi.json", OpenApiResource(operations))
+    return app

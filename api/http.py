@@ -1,0 +1,129 @@
+"""Reading requests and writing responses: the JSON body, the query string, the encoder."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import falcon
+import msgspec
+
+from api.errors import ApiError
+
+T = TypeVar("T")
+_encoder = msgspec.json.Encoder()
+_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_FIELD = re.compile(r"field `(?P<field>[^`]*)`")
+
+
+def raw_body(req: falcon.Request, max_bytes: int) -> bytes:
+    """The request body, read once and kept on the request; 413 past `max_bytes`."""
+    cached = getattr(req.context, "raw_body", None)
+    if cached is not None:
+        return cached
+    if req.content_length is not None and req.content_length > max_bytes:
+        raise ApiError(413, "body_too_large", f"The request body must be at most {max_bytes} bytes.")
+    data = req.bounded_stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError(413, "body_too_large", f"The request body must be at most {max_bytes} bytes.")
+    req.context.raw_body = data
+    return data
+
+
+def read_json(req: falcon.Request, shape: type[T], max_bytes: int) -> T:
+    """Decode and type-check the JSON body; every failure is a 4xx naming the field."""
+    media_type = (req.content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send the request body as application/json.")
+    data = raw_body(req, max_bytes)
+    try:
+        return msgspec.json.decode(data, type=shape)
+    except msgspec.ValidationError as error:
+        message, param = describe_validation_error(str(error))
+        raise ApiError(400, "parameter_invalid", message, param) from None
+    except msgspec.DecodeError:
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON (UTF-8).") from None
+
+
+def describe_validation_error(text: str) -> tuple[str, str | None]:
+    """msgspec's `Expected int, got str - at $.line_items[0].quantity` -> (message, 'line_items[0].quantity')."""
+    path = ""
+    match = _PATH.search(text)
+    if match:
+        path = match.group("path").lstrip(".")
+        text = text[: match.start()]
+    field = _FIELD.search(text)
+    if field and ("unknown field" in text or "missing required field" in text):
+        path = f"{path}.{field.group('field')}" if path else field.group("field")
+    param = path or None
+    if "unknown field" in text:
+        return f"Received unknown parameter: {param}", param
+    if "missing required field" in text:
+        return f"Missing required parameter: {param}", param
+    return (f"Invalid {param}: {text}" if param else f"Invalid request body: {text}"), param
+
+
+def respond(resp: falcon.Response, body: Any, status: int = 200) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = _encoder.encode(body)
+
+
+# ---- query strings --------------------------------------------------------------------------
+
+def parse_query(req: falcon.Request, allowed: dict[str, Callable[[str, str], Any]]) -> dict[str, Any]:
+    """Each known parameter once, converted; an unknown or repeated one is a 400 naming it."""
+    values: dict[str, Any] = {}
+    for name in req.params:
+        if name not in allowed:
+            raise ApiError(400, "parameter_unknown", f"Received unknown parameter: {name}", name)
+        raw = req.params[name]
+        if isinstance(raw, list):
+            raise ApiError(400, "parameter_invalid", f"{name} may be given once", name)
+        values[name] = allowed[name](raw, name)
+    return values
+
+
+def int_param(raw: str, name: str) -> int:
+    if not re.fullmatch(r"-?\d{1,12}", raw):
+        raise ApiError(400, "parameter_invalid", f"{name} must be an integer", name)
+    return int(raw)
+
+
+def bool_param(raw: str, name: str) -> bool:
+    if raw not in ("true", "false"):
+        raise ApiError(400, "parameter_invalid", f"{name} must be true or false", name)
+    return raw == "true"
+
+
+def str_param(raw: str, name: str) -> str:
+    if not raw or len(raw) > 255 or "\x00" in raw:
+        raise ApiError(400, "parameter_invalid", f"{name} must be a non-empty string of at most 255 characters", name)
+    return raw
+
+
+def time_param(raw: str, name: str) -> datetime:
+    """RFC 3339 with a zone, or Unix seconds."""
+    if re.fullmatch(r"\d{1,11}", raw):
+        return datetime.fromtimestamp(int(raw), UTC)
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ApiError(400, "parameter_invalid", f"{name} must be an RFC 3339 time with a zone, or Unix seconds", name)
+    return value
+
+
+def one_of(*choices: str) -> Callable[[str, str], str]:
+    def convert(raw: str, name: str) -> str:
+        if raw not in choices:
+            raise ApiError(400, "parameter_invalid", f"{name} must be one of {', '.join(choices)}", name)
+        return raw
+    return convert
+
+
+PAGE_PARAMS: dict[str, Callable[[str, str], Any]] = {
+    "limit": int_param, "starting_after": str_param, "ending_before": str_param,
+}

@@ -1,0 +1,110 @@
+"""Per-request plumbing: the unit of work, API-key authentication, idempotency, headers."""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import falcon
+
+from api.errors import ApiError, send
+from api.http import raw_body
+from domain import idempotency
+from domain.accounts import find_api_key
+from domain.db import UnitOfWork
+from domain.listing import Owner
+
+log = logging.getLogger("paymentkit.api")
+WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
+
+
+class UnitOfWorkMiddleware:
+    """Opens a unit of work per request; commits a successful write, rolls back everything else."""
+
+    def __init__(self, session_factory):
+        self._session_factory = session_factory
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.uow = UnitOfWork(self._session_factory)
+
+    def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
+        uow: UnitOfWork | None = getattr(req.context, "uow", None)
+        if uow is None:
+            return
+        try:
+            wrote = (req.method in WRITE_METHODS and req_succeeded and not getattr(req.context, "replayed", False)
+                     and not getattr(resp.context, "failed", False) and _status_code(resp) < 400)
+            if wrote:
+                claimed = getattr(req.context, "idempotency_key", None)
+                if claimed:
+                    idempotency.record(uow, req.context.owner.account_id, claimed, _status_code(resp), resp.data or b"")
+                uow.commit()
+        except Exception as error:  # the commit failed: the client must not think the write happened
+            log.warning("commit failed on %s %s: %s", req.method, req.path, type(error).__name__)
+            send(resp, ApiError(503, "service_unavailable", "The change could not be saved; try again."))
+        finally:
+            uow.close()
+
+
+def _status_code(resp: falcon.Response) -> int:
+    return int(str(resp.status).split()[0])
+
+
+class Authenticate:
+    """A merchant route (`/api/{account_id}/...`) needs `Authorization: Bearer <key>` of that account.
+
+    A missing or unknown key is a 401; a valid key of another account is a 404, so nobody can
+    learn which account ids exist.
+    """
+
+    def process_resource(self, req, resp, resource, params) -> None:
+        if resource is None or getattr(resource, "public", False) or "account_id" not in params:
+            return
+        header = req.get_header("Authorization") or ""
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise ApiError(401, "api_key_missing", "Send your API key as 'Authorization: Bearer sk_...'.",
+                           headers={"WWW-Authenticate": 'Bearer realm="paymentkit"'})
+        key = find_api_key(req.context.uow.session, presented.strip())
+        if key is None:
+            raise ApiError(401, "api_key_invalid", "The API key is not valid.",
+                           headers={"WWW-Authenticate": 'Bearer realm="paymentkit"'})
+        if key.account_id != params["account_id"]:
+            raise ApiError(404, "resource_missing", f"No such account: {params['account_id']!r}")
+        req.context.owner = Owner(key.account_id, key.livemode)
+
+
+class Idempotency:
+    """`Idempotency-Key` on a merchant write: the first response is replayed for the same body."""
+
+    def __init__(self, max_body_bytes: int):
+        self._max_body_bytes = max_body_bytes
+
+    def process_resource(self, req, resp, resource, params) -> None:
+        key = req.get_header("Idempotency-Key")
+        owner = getattr(req.context, "owner", None)
+        if key is None or owner is None or req.method not in WRITE_METHODS:
+            return
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            raise ApiError(400, "parameter_invalid", "Idempotency-Key must be 1 to 255 printable characters.",
+                           "Idempotency-Key")
+        body = raw_body(req, self._max_body_bytes)
+        fingerprint = hashlib.sha256(
+            f"{owner.livemode}|{req.method}|{req.path}|{req.query_string}|".encode() + body).hexdigest()
+        stored = idempotency.claim(req.context.uow, owner.account_id, key, fingerprint)
+        if stored is None:
+            req.context.idempotency_key = key
+            return
+        req.context.replayed = True
+        resp.status = stored.status
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = stored.body
+        resp.set_header("Idempotent-Replayed", "true")
+        resp.complete = True
+
+
+class SecurityHeaders:
+    def process_response(self, req, resp, resource, req_succeeded) -> None:
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        resp.set_header("Referrer-Policy", "no-referrer")
+        if req.path.startswith("/api/"):
+            resp.set_header("Cache-Control", "no-store")

@@ -1,0 +1,112 @@
+"""Products, prices, packages, coupons and customers: create, list, retrieve, (de)activate.
+
+The five nouns behave alike, so one pair of resources serves them, each configured by a Noun.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from api import schemas, views
+from api.http import PAGE_PARAMS, parse_query, read_json, respond
+from api.openapi import PAGE_QUERY, Operation
+from domain import catalog, listing, models
+
+
+@dataclass(frozen=True)
+class Noun:
+    path: str                      # "products"
+    model: type
+    create_shape: type
+    to_command: Callable[[Any], Any]
+    create: Callable[..., Any]
+    view: Callable[[Any], Any]
+    out: type
+    has_active: bool = True
+
+
+def _plain(body: msgspec.Struct) -> dict[str, Any]:
+    return msgspec.structs.asdict(body)
+
+
+def _coupon_command(body: schemas.CouponCreate) -> catalog.NewCoupon:
+    fields = _plain(body)
+    if fields["percent_off"] is not None:
+        # JSON numbers arrive as floats; their shortest repr is the decimal the client wrote.
+        fields["percent_off"] = Decimal(repr(fields["percent_off"]))
+    return catalog.NewCoupon(**fields)
+
+
+NOUNS = [
+    Noun("products", models.Product, schemas.ProductCreate, lambda b: catalog.NewProduct(**_plain(b)),
+         catalog.create_product, views.product, schemas.ProductOut),
+    Noun("prices", models.Price, schemas.PriceCreate, lambda b: catalog.NewPrice(**_plain(b)),
+         catalog.create_price, views.price, schemas.PriceOut),
+    Noun("packages", models.Package, schemas.PackageCreate, lambda b: catalog.NewPackage(**_plain(b)),
+         catalog.create_package, views.package, schemas.PackageOut),
+    Noun("coupons", models.Coupon, schemas.CouponCreate, _coupon_command,
+         catalog.create_coupon, views.coupon, schemas.CouponOut),
+    Noun("customers", models.Customer, schemas.CustomerCreate, lambda b: catalog.NewCustomer(**_plain(b)),
+         catalog.create_customer, views.customer, schemas.CustomerOut, has_active=False),
+]
+
+
+class Collection:
+    def __init__(self, noun: Noun, max_body_bytes: int):
+        self.noun = noun
+        self.max_body_bytes = max_body_bytes
+        self.list_shape = schemas.list_of(noun.out)
+
+    def on_post(self, req, resp, account_id: str) -> None:
+        body = read_json(req, self.noun.create_shape, self.max_body_bytes)
+        created = self.noun.create(req.context.uow, req.context.owner, self.noun.to_command(body))
+        respond(resp, self.noun.view(created))
+
+    def on_get(self, req, resp, account_id: str) -> None:
+        query = listing.PageQuery(**parse_query(req, PAGE_PARAMS))
+        found = listing.page(req.context.uow.session, self.noun.model, req.context.owner, query)
+        respond(resp, self.list_shape(data=[self.noun.view(o) for o in found.data], has_more=found.has_more))
+
+
+class Item:
+    def __init__(self, noun: Noun, max_body_bytes: int):
+        self.noun = noun
+        self.max_body_bytes = max_body_bytes
+
+    def on_get(self, req, resp, account_id: str, object_id: str) -> None:
+        found = listing.get_owned(req.context.uow.session, self.noun.model, req.context.owner, object_id)
+        respond(resp, self.noun.view(found))
+
+
+
+class ActivatableItem(Item):
+    """An object with `active`: `PATCH {"active": false}` deactivates it."""
+
+    def on_patch(self, req, resp, account_id: str, object_id: str) -> None:
+        body = read_json(req, schemas.ActiveUpdate, self.max_body_bytes)
+        changed = catalog.set_active(req.context.uow, req.context.owner, self.noun.model, object_id, body.active)
+        respond(resp, self.noun.view(changed))
+
+
+def add_routes(app, max_body_bytes: int) -> list[Operation]:
+    operations = []
+    for noun in NOUNS:
+        collection_path = f"/api/{{account_id}}/{noun.path}"
+        item_path = f"{collection_path}/{{object_id}}"
+        app.add_route(collection_path, Collection(noun, max_body_bytes))
+        app.add_route(item_path, (ActivatableItem if noun.has_active else Item)(noun, max_body_bytes))
+        singular = noun.path[:-1]
+        operations += [
+            Operation("POST", collection_path, f"Create a {singular}", noun.out, noun.create_shape),
+            Operation("GET", collection_path, f"List {noun.path}, newest first", schemas.list_of(noun.out),
+                      query=PAGE_QUERY),
+            Operation("GET", item_path, f"Retrieve a {singular}", noun.out),
+        ]
+        if noun.has_active:
+            operations.append(Operation("PATCH", item_path, f"Activate or deactivate a {singular}", noun.out,
+                                        schemas.ActiveUpdate))
+    return operations

@@ -1,0 +1,49 @@
+"""`/healthz`: the process is alive. `/readyz`: PostgreSQL and Redis answer."""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from api.http import respond
+from api.openapi import Operation
+
+
+class Health:
+    public = True
+
+    def on_get(self, req, resp) -> None:
+        respond(resp, {"status": "ok"})
+
+
+class Ready:
+    public = True
+
+    def __init__(self, engine, redis_client):
+        self._engine = engine
+        self._redis = redis_client
+
+    def on_get(self, req, resp) -> None:
+        checks = {"postgresql": self._postgres_ok(), "redis": self._redis_ok()}
+        down = [name for name, ok in checks.items() if not ok]
+        body = {"status": "unavailable" if down else "ready", "down": down,
+                "checks": {name: ("ok" if ok else "down") for name, ok in checks.items()}}
+        respond(resp, body, 503 if down else 200)
+
+    def _postgres_ok(self) -> bool:
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def _redis_ok(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except Exception:
+            return False
+
+
+OPERATIONS = [
+    Operation("GET", "/healthz", "Is the process alive", public=True),
+    Operation("GET", "/readyz", "Do PostgreSQL and Redis answer", public=True, extra_responses={503: "A dependency is down"}),
+]

@@ -1,0 +1,59 @@
+"""Every Celery setting in one place. Values come from the environment through Settings."""
+from kombu import Queue
+
+from paymentkit.settings import Settings
+
+_settings = Settings.from_env()
+
+
+def broker_url_for(redis_url: str) -> str:
+    """redis-py speaks `unix:///path`; kombu wants `redis+socket:///path` for the same socket."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url[len("unix://"):]
+    return redis_url
+
+
+broker_url = broker_url_for(_settings.redis_url)
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    # Each test run (and each deployment sharing a Redis) gets its own key space.
+    "global_keyprefix": _settings.redis_key_prefix,
+    # A message not acked within this many seconds is delivered again (acks_late + a crash).
+    "visibility_timeout": 3600,
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+}
+# Publishing must fail fast (the share endpoint answers 503 within 2 s), not retry for long.
+broker_connection_timeout = 2
+task_publish_retry = True
+task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+task_ignore_result = True
+result_backend = None
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_time_limit = 300
+task_soft_time_limit = 240
+
+# Events on, so Flower and `celery events` see every job.
+worker_send_task_events = True
+task_send_sent_event = True
+
+task_default_queue = "default"
+task_queues = (Queue("default"), Queue("sessions"), Queue("expiry"))
+task_routes = {
+    "checkout_sessions.create": {"queue": "sessions"},
+    "checkout_sessions.expire_due": {"queue": "expiry"},
+    "checkout_sessions.expired": {"queue": "expiry"},
+}
+
+beat_schedule = {
+    "idempotency_keys.purge_expired": {"task": "idempotency_keys.purge_expired", "schedule": 3600.0},
+}

@@ -1,0 +1,1 @@
+"""The business: money, ids, catalog, payment links, checkout sessions. No HTTP, no Celery."""

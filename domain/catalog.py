@@ -1,0 +1,227 @@
+"""Products, prices, packages, coupons and customers: the rules for making them, and using them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from domain.db import UnitOfWork, utcnow
+from domain.errors import invalid
+from domain.ids import new_id
+from domain.listing import Owner, get_owned
+from domain.models import Coupon, Customer, Package, Price, Product
+from domain.rules import (require_amount, require_currency, require_email, require_int_range, require_metadata,
+                          require_text, require_unique)
+
+PRICE_TYPES = ("one_time", "recurring")
+INTERVALS = ("day", "week", "month", "year")
+# The longest billing period is one year, whatever the unit.
+MAX_INTERVAL_COUNT = {"day": 365, "week": 52, "month": 12, "year": 1}
+COUPON_DURATIONS = ("once", "repeating", "forever")
+MAX_DURATION_IN_MONTHS = 120
+PACKAGE_MAX_PRICES = 20
+
+
+@dataclass
+class NewProduct:
+    name: str
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass
+class NewPrice:
+    product_id: str
+    unit_amount_atom: int
+    currency: str
+    type: str = "one_time"
+    interval: str | None = None
+    interval_count: int | None = None
+
+
+@dataclass
+class NewPackage:
+    name: str
+    price_ids: list[str]
+
+
+@dataclass
+class NewCoupon:
+    name: str
+    duration: str = "once"
+    percent_off: Decimal | None = None
+    amount_off_atom: int | None = None
+    currency: str | None = None
+    duration_in_months: int | None = None
+    max_redemptions: int | None = None
+    redeem_by: datetime | None = None
+
+
+@dataclass
+class NewCustomer:
+    email: str
+    name: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def _owned_fields(prefix: str, owner: Owner) -> dict[str, Any]:
+    now = utcnow()
+    return {"id": new_id(prefix, owner.livemode), "account_id": owner.account_id, "livemode": owner.livemode,
+            "created_at": now, "updated_at": now}
+
+
+def _save(uow: UnitOfWork, obj: Any) -> Any:
+    """Stage a new object; the caller commits the unit of work."""
+    uow.session.add(obj)
+    uow.session.flush()
+    return obj
+
+
+# ---- products -------------------------------------------------------------------------------
+
+def create_product(uow: UnitOfWork, owner: Owner, cmd: NewProduct) -> Product:
+    require_text(cmd.name, "name")
+    require_text(cmd.description, "description", 5000, required=False)
+    metadata = require_metadata(cmd.metadata)
+    return _save(uow, Product(**_owned_fields("prod", owner), name=cmd.name, description=cmd.description,
+                              metadata_=metadata, active=True))
+
+
+# ---- prices ---------------------------------------------------------------------------------
+
+def validate_price_fields(cmd: NewPrice) -> NewPrice:
+    """The rules of a price that need no lookup; returns the price with defaults filled in."""
+    require_amount(cmd.unit_amount_atom, "unit_amount_atom")
+    require_currency(cmd.currency)
+    if cmd.type not in PRICE_TYPES:
+        raise invalid("type", "type must be one_time or recurring")
+    if cmd.type == "one_time":
+        if cmd.interval is not None:
+            raise invalid("interval", "interval is only for recurring prices")
+        if cmd.interval_count is not None:
+            raise invalid("interval_count", "interval_count is only for recurring prices")
+        return cmd
+    if cmd.interval is None:
+        raise invalid("interval", "a recurring price needs an interval: day, week, month or year", "parameter_missing")
+    if cmd.interval not in INTERVALS:
+        raise invalid("interval", "interval must be day, week, month or year")
+    count = 1 if cmd.interval_count is None else cmd.interval_count
+    require_int_range(count, "interval_count", 1, MAX_INTERVAL_COUNT[cmd.interval])
+    return NewPrice(cmd.product_id, cmd.unit_amount_atom, cmd.currency, cmd.type, cmd.interval, count)
+
+
+def create_price(uow: UnitOfWork, owner: Owner, cmd: NewPrice) -> Price:
+    cmd = validate_price_fields(cmd)
+    product = get_owned(uow.session, Product, owner, cmd.product_id, param="product_id")
+    if not product.active:
+        raise invalid("product_id", f"product {product.id} is not active")
+    return _save(uow, Price(**_owned_fields("price", owner), product_id=product.id,
+                            unit_amount_atom=cmd.unit_amount_atom, currency=cmd.currency, type=cmd.type,
+                            interval=cmd.interval, interval_count=cmd.interval_count, active=True))
+
+
+def load_active_prices(uow: UnitOfWork, owner: Owner, price_ids: list[str], param: str) -> list[Price]:
+    """The prices in the order given, each existing for this owner and active; `param[i]` names a bad one."""
+    found = {p.id: p for p in uow.session.scalars(select(Price).where(
+        Price.id.in_(price_ids), Price.account_id == owner.account_id, Price.livemode == owner.livemode))}
+    prices = []
+    for index, price_id in enumerate(price_ids):
+        price = found.get(price_id)
+        if price is None:
+            raise invalid(f"{param}[{index}]", f"No such price: {price_id!r}", "resource_missing")
+        if not price.active:
+            raise invalid(f"{param}[{index}]", f"price {price_id} is not active")
+        prices.append(price)
+    return prices
+
+
+# ---- packages -------------------------------------------------------------------------------
+
+def create_package(uow: UnitOfWork, owner: Owner, cmd: NewPackage) -> Package:
+    require_text(cmd.name, "name")
+    if not 1 <= len(cmd.price_ids) <= PACKAGE_MAX_PRICES:
+        raise invalid("price_ids", f"a package has 1 to {PACKAGE_MAX_PRICES} prices")
+    require_unique(cmd.price_ids, "price_ids")
+    prices = load_active_prices(uow, owner, cmd.price_ids, "price_ids")
+    currency = prices[0].currency
+    for index, price in enumerate(prices):
+        if price.currency != currency:
+            raise invalid(f"price_ids[{index}]", f"all prices of a package share one currency ({currency}); "
+                                                 f"{price.id} is in {price.currency}")
+    return _save(uow, Package(**_owned_fields("pkg", owner), name=cmd.name, price_ids=list(cmd.price_ids),
+                              currency=currency, active=True))
+
+
+# ---- coupons --------------------------------------------------------------------------------
+
+def validate_coupon_fields(cmd: NewCoupon, now: datetime) -> None:
+    require_text(cmd.name, "name")
+    if (cmd.percent_off is None) == (cmd.amount_off_atom is None):
+        raise invalid("percent_off", "a coupon has either percent_off or amount_off_atom (with currency)")
+    if cmd.percent_off is not None:
+        if not Decimal(0) < cmd.percent_off <= Decimal(100):
+            raise invalid("percent_off", "percent_off must be greater than 0 and at most 100")
+        if cmd.percent_off != cmd.percent_off.quantize(Decimal("0.01")):
+            raise invalid("percent_off", "percent_off has at most two decimal places")
+        if cmd.currency is not None:
+            raise invalid("currency", "currency goes with amount_off_atom, not percent_off")
+    else:
+        require_amount(cmd.amount_off_atom, "amount_off_atom", minimum=1)
+        require_currency(cmd.currency)
+    if cmd.duration not in COUPON_DURATIONS:
+        raise invalid("duration", "duration must be once, repeating or forever")
+    if cmd.duration == "repeating":
+        if cmd.duration_in_months is None:
+            raise invalid("duration_in_months", "a repeating coupon needs duration_in_months", "parameter_missing")
+        require_int_range(cmd.duration_in_months, "duration_in_months", 1, MAX_DURATION_IN_MONTHS)
+    elif cmd.duration_in_months is not None:
+        raise invalid("duration_in_months", "duration_in_months is only for repeating coupons")
+    if cmd.max_redemptions is not None:
+        require_int_range(cmd.max_redemptions, "max_redemptions", 1, 1_000_000_000)
+    if cmd.redeem_by is not None:
+        if cmd.redeem_by.tzinfo is None:
+            raise invalid("redeem_by", "redeem_by must carry a time zone (RFC 3339)")
+        if cmd.redeem_by <= now:
+            raise invalid("redeem_by", "redeem_by must be in the future")
+
+
+def create_coupon(uow: UnitOfWork, owner: Owner, cmd: NewCoupon) -> Coupon:
+    now = utcnow()
+    validate_coupon_fields(cmd, now)
+    return _save(uow, Coupon(**_owned_fields("coupon", owner), name=cmd.name, percent_off=cmd.percent_off,
+                             amount_off_atom=cmd.amount_off_atom, currency=cmd.currency, duration=cmd.duration,
+                             duration_in_months=cmd.duration_in_months, max_redemptions=cmd.max_redemptions,
+                             redeem_by=cmd.redeem_by, times_redeemed=0, active=True))
+
+
+def coupon_is_redeemable(coupon: Coupon, now: datetime) -> bool:
+    """Active, not past `redeem_by`, and not yet redeemed `max_redemptions` times."""
+    if not coupon.active:
+        return False
+    if coupon.redeem_by is not None and coupon.redeem_by <= now:
+        return False
+    return coupon.max_redemptions is None or coupon.times_redeemed < coupon.max_redemptions
+
+
+# ---- customers ------------------------------------------------------------------------------
+
+def create_customer(uow: UnitOfWork, owner: Owner, cmd: NewCustomer) -> Customer:
+    require_email(cmd.email)
+    require_text(cmd.name, "name", required=False)
+    metadata = require_metadata(cmd.metadata)
+    return _save(uow, Customer(**_owned_fields("cus", owner), email=cmd.email, name=cmd.name, metadata_=metadata))
+
+
+# ---- activation -----------------------------------------------------------------------------
+
+def set_active(uow: UnitOfWork, owner: Owner, model: type, object_id: str, active: bool) -> Any:
+    """Deactivate (or reactivate) a product, price, package or coupon. Repeating it is harmless."""
+    obj = get_owned(uow.session, model, owner, object_id, lock=True)
+    if obj.active != active:
+        obj.active = active
+        obj.updated_at = utcnow()
+    uow.session.flush()
+    return obj

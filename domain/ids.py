@@ -1,0 +1,40 @@
+"""Ids and secrets, all drawn from `secrets` (a CSPRNG)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+
+BASE62 = string.digits + string.ascii_letters
+ID_RANDOM_CHARS = 20  # 20 base62 characters ~ 119 bits
+
+
+def random_base62(length: int) -> str:
+    return "".join(secrets.choice(BASE62) for _ in range(length))
+
+
+def mode_name(livemode: bool) -> str:
+    return "live" if livemode else "test"
+
+
+def new_id(prefix: str, livemode: bool) -> str:
+    """`pl_live_x7k9m2n4p8q1abcdEFGH`: prefix, mode, random base62."""
+    return f"{prefix}_{mode_name(livemode)}_{random_base62(ID_RANDOM_CHARS)}"
+
+
+def new_account_id() -> str:
+    return f"acct_{random_base62(ID_RANDOM_CHARS)}"
+
+
+def new_api_key(livemode: bool) -> str:
+    return f"sk_{mode_name(livemode)}_{random_base62(32)}"
+
+
+def hash_secret(secret: str) -> str:
+    """API keys are stored only as this hash; a 190-bit random key needs no slow KDF."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_url_token() -> str:
+    """At least 128 bits, URL-safe: 24 random bytes -> 32 characters."""
+    return secrets.token_urlsafe(24)

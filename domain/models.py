@@ -1,0 +1,112 @@
+"""The stored objects, as SQLAlchemy 2 typed mappings. The schema itself comes from migrations/."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+        list[str]: ARRAY(String),
+        int: Integer,
+    }
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    """Only the SHA-256 of a key is stored; the key itself is shown once at creation."""
+
+    __tablename__ = "api_keys"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    livemode: Mapped[bool]
+    created_at: Mapped[datetime]
+
+
+class _Owned:
+    """Columns every merchant object has: its owner, its mode and its timestamps."""
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Product(_Owned, Base):
+    __tablename__ = "products"
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    active: Mapped[bool]
+    __table_args__ = (Index("products_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),)
+
+
+class Price(_Owned, Base):
+    __tablename__ = "prices"
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    unit_amount_atom: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    type: Mapped[str] = mapped_column(String(16))
+    interval: Mapped[str | None] = mapped_column(String(8))
+    interval_count: Mapped[int | None]
+    active: Mapped[bool]
+    __table_args__ = (Index("prices_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),)
+
+
+class Package(_Owned, Base):
+    __tablename__ = "packages"
+    name: Mapped[str] = mapped_column(String(255))
+    price_ids: Mapped[list[str]]
+    currency: Mapped[str] = mapped_column(String(3))
+    active: Mapped[bool]
+    __table_args__ = (Index("packages_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),)
+
+
+class Coupon(_Owned, Base):
+    __tablename__ = "coupons"
+    name: Mapped[str] = mapped_column(String(255))
+    percent_off: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    amount_off_atom: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    duration: Mapped[str] = mapped_column(String(16))
+    duration_in_months: Mapped[int | None]
+    max_redemptions: Mapped[int | None]
+    redeem_by: Mapped[datetime | None]
+    times_redeemed: Mapped[int]
+    active: Mapped[bool]
+    __table_args__ = (Index("coupons_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),)
+
+
+class Customer(_Owned, Base):
+    __tablename__ = "customers"
+    email: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str | None] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    __table_args__ = (Index("customers_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),)
+
+
+class IdempotencyKey(Base):
+    """The first response to a write made with an `Idempotency-Key`, kept for 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None]
+    body: Mapped[bytes | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)

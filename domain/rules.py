@@ -1,0 +1,93 @@
+"""Field rules shared by several objects: names, metadata, URLs, emails, amounts, currencies."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from domain.currencies import is_currency
+from domain.errors import invalid
+
+MAX_AMOUNT_ATOM = 99_999_999_999  # an upper bound that keeps any cart total far inside int64
+MAX_NAME_CHARS = 255
+MAX_URL_CHARS = 2048
+METADATA_MAX_KEYS = 50
+METADATA_MAX_KEY_CHARS = 40
+METADATA_MAX_BYTES = 8 * 1024
+MAX_EMAIL_CHARS = 512
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def require_text(value: str | None, param: str, max_chars: int = MAX_NAME_CHARS, *, required: bool = True) -> None:
+    if value is None:
+        if required:
+            raise invalid(param, f"{param} is required", "parameter_missing")
+        return
+    if required and not value.strip():
+        raise invalid(param, f"{param} must not be empty")
+    if len(value) > max_chars:
+        raise invalid(param, f"{param} must be at most {max_chars} characters")
+    if "\x00" in value:
+        raise invalid(param, f"{param} must not contain NUL characters")
+
+
+def require_currency(code: str | None, param: str = "currency") -> str:
+    if code is None:
+        raise invalid(param, f"{param} is required", "parameter_missing")
+    if not is_currency(code):
+        raise invalid(param, f"{param} must be an upper-case ISO 4217 currency code such as USD, got {code!r}")
+    return code
+
+
+def require_amount(value: int, param: str, minimum: int = 0) -> None:
+    if not minimum <= value <= MAX_AMOUNT_ATOM:
+        raise invalid(param, f"{param} must be an integer from {minimum} to {MAX_AMOUNT_ATOM}")
+
+
+def require_int_range(value: int, param: str, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise invalid(param, f"{param} must be an integer from {low} to {high}")
+
+
+def require_metadata(metadata: dict[str, Any] | None, param: str = "metadata") -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if len(metadata) > METADATA_MAX_KEYS:
+        raise invalid(param, f"{param} may have at most {METADATA_MAX_KEYS} keys")
+    for key in metadata:
+        if not key or len(key) > METADATA_MAX_KEY_CHARS:
+            raise invalid(f"{param}.{key[:METADATA_MAX_KEY_CHARS]}", f"{param} keys must be 1 to {METADATA_MAX_KEY_CHARS} characters")
+    encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(encoded) > METADATA_MAX_BYTES:
+        raise invalid(param, f"{param} must be at most {METADATA_MAX_BYTES} bytes as JSON")
+    if b"\\u0000" in encoded:
+        raise invalid(param, f"{param} must not contain NUL characters")  # PostgreSQL jsonb refuses them
+    return metadata
+
+
+def require_url(url: str | None, param: str) -> None:
+    if url is None:
+        return
+    if len(url) > MAX_URL_CHARS:
+        raise invalid(param, f"{param} must be at most {MAX_URL_CHARS} characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise invalid(param, f"{param} must be an absolute http or https URL")
+
+
+def require_email(email: str | None, param: str = "email") -> None:
+    require_text(email, param, MAX_EMAIL_CHARS)
+    if not _EMAIL.match(email or ""):
+        raise invalid(param, f"{param} must be an email address")
+
+
+def require_unique(values: list[str], param: str) -> None:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise invalid(f"{param}[{index}]", f"{param} must not repeat {value!r}")
+        seen.add(value)

@@ -1,0 +1,1 @@
+"""Process-level plumbing: settings, local servers, and the `paymentkit` command line."""

@@ -1,0 +1,93 @@
+"""`paymentkit`: the operator's command line.
+
+    paymentkit accounts create --name NAME   one JSON object: account_id, api_key, test_api_key
+    paymentkit db upgrade                    apply migrations to DATABASE_URL
+    paymentkit dev run | dev test [ARGS]     make sure PostgreSQL and Redis answer, then run or test
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def migrate(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+def _accounts_create(args: argparse.Namespace) -> int:
+    from domain.accounts import create_account
+    from domain.db import UnitOfWork, make_engine, session_factory
+    from paymentkit.settings import Settings
+
+    engine = make_engine(Settings.from_env().database_url, 1)
+    with UnitOfWork(session_factory(engine)) as uow:
+        made = create_account(uow, args.name)
+        uow.commit()
+    print(json.dumps({"account_id": made.account_id, "api_key": made.api_key, "test_api_key": made.test_api_key}))
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from paymentkit.settings import Settings
+
+    migrate(Settings.from_env().database_url)
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    """Set up what `make run` / `make test` need, then hand the process over (exec)."""
+    from paymentkit import servers
+
+    os.environ.update(servers.ensure())
+    if args.what == "run":
+        migrate(os.environ["DATABASE_URL"])
+        port = os.environ.setdefault("PORT", "8000")
+        base = os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+        print(f"PaymentKit on {base}  (readiness: {base}/readyz)\n"
+              f"Make an account:  .venv/bin/paymentkit accounts create --name 'My shop'", flush=True)
+        (ROOT / ".data").mkdir(exist_ok=True)
+        procfile = ROOT / "Procfile"
+        processes = args.extra or ["web", "worker", "beat"]
+        bin_dir = Path(sys.executable).parent
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+        os.chdir(ROOT)
+        os.execv(str(bin_dir / "honcho"), [str(bin_dir / "honcho"), "start", "-f", str(procfile), *processes])
+    pytest_args = args.extra or []
+    os.chdir(ROOT)
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", *pytest_args])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paymentkit", description="PaymentKit payment links")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    accounts = sub.add_parser("accounts", help="merchant accounts").add_subparsers(dest="action", required=True)
+    create = accounts.add_parser("create", help="make an account and its live and test API keys")
+    create.add_argument("--name", required=True)
+    create.set_defaults(func=_accounts_create)
+
+    db = sub.add_parser("db", help="the database schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)
+
+    dev = sub.add_parser("dev", help="what make run / make test do")
+    dev.add_argument("what", choices=["run", "test"])
+    dev.add_argument("extra", nargs=argparse.REMAINDER)
+    dev.set_defaults(func=_dev)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Every setting comes from the environment, read once into one typed object."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paymentkit"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"setting {name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    rate_limit_redis_url: str = DEFAULT_REDIS_URL
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    checkout_base_url: str = "http://127.0.0.1:8000"
+    # Token bucket of the public share endpoint: `share_rate_capacity` requests, one back
+    # every `share_rate_refill_seconds`.
+    share_rate_capacity: int = 10
+    share_rate_refill_seconds: int = 6
+    trusted_proxy_count: int = 0
+    # Prefix for every Redis key this process writes (limiter and broker); tests set their own.
+    redis_key_prefix: str = ""
+    db_pool_size: int = 4
+    max_body_bytes: int = 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        port = _int(env, "PORT", 8000)
+        public = env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}"
+        redis_url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
+        return cls(
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=redis_url,
+            rate_limit_redis_url=env.get("RATE_LIMIT_REDIS_URL") or redis_url,
+            port=port,
+            public_base_url=public.rstrip("/"),
+            checkout_base_url=(env.get("CHECKOUT_BASE_URL") or public).rstrip("/"),
+            share_rate_capacity=_int(env, "SHARE_RATE_CAPACITY", 10),
+            share_rate_refill_seconds=_int(env, "SHARE_RATE_REFILL_SECONDS", 6),
+            trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+            redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),
+            db_pool_size=_int(env, "DB_POOL_SIZE", 4),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+        )
