@@ -2,7 +2,8 @@
 
     paymentkit accounts create --name NAME   one JSON object: account_id, api_key, test_api_key
     paymentkit db upgrade                    apply migrations to DATABASE_URL
-    paymentkit dev run | dev test [ARGS]     make sure PostgreSQL and Redis answer, then run or test
+    paymentkit dev run | test [ARGS] | exec CMD   make sure PostgreSQL and Redis answer (starting
+                                             private ones if needed), then run, test or run CMD
 """
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def _dev(args: argparse.Namespace) -> int:
     from paymentkit import servers
 
     os.environ.update(servers.ensure())
+    bin_dir = Path(sys.executable).parent
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     if args.what == "run":
         migrate(os.environ["DATABASE_URL"])
         port = os.environ.setdefault("PORT", "8000")
@@ -59,13 +62,15 @@ def _dev(args: argparse.Namespace) -> int:
         (ROOT / ".data").mkdir(exist_ok=True)
         procfile = ROOT / "Procfile"
         processes = args.extra or ["web", "worker", "beat"]
-        bin_dir = Path(sys.executable).parent
-        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
         os.chdir(ROOT)
         os.execv(str(bin_dir / "honcho"), [str(bin_dir / "honcho"), "start", "-f", str(procfile), *processes])
-    pytest_args = args.extra or []
+    if args.what == "exec":
+        if not args.extra:
+            raise SystemExit("usage: paymentkit dev exec COMMAND [ARGS...]")
+        migrate(os.environ["DATABASE_URL"])
+        os.execvp(args.extra[0], args.extra)
     os.chdir(ROOT)
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", *pytest_args])
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", *(args.extra or [])])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)
 
     dev = sub.add_parser("dev", help="what make run / make test do")
-    dev.add_argument("what", choices=["run", "test"])
+    dev.add_argument("what", choices=["run", "test", "exec"])
     dev.add_argument("extra", nargs=argparse.REMAINDER)
     dev.set_defaults(func=_dev)
 

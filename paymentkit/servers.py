@@ -64,6 +64,7 @@ def create_database_if_missing(url: str) -> None:
 def start_embedded_postgres(database: str) -> str:
     import pgserver  # imported here: only the embedded path needs it
 
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode=None)
     return server.get_uri(database)
 
@@ -129,3 +130,26 @@ def _safe(url: str) -> str:
         netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the private servers started under `data_dir` (used by CI's smoke run)."""
+    pid_file = data_dir / "redis" / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ValueError, ProcessLookupError):
+            pass
+    if (data_dir / "pg" / "postmaster.pid").exists():
+        import pgserver
+
+        pgserver.get_server(data_dir / "pg", cleanup_mode="stop").cleanup()
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "stop":
+        stop_embedded(Path(sys.argv[2]))
+    else:
+        raise SystemExit("usage: python -m paymentkit.servers stop DATA_DIR")
