@@ -16,6 +16,8 @@ class Base(DeclarativeBase):
         datetime: DateTime(timezone=True),
         dict[str, Any]: JSONB,
         list[str]: ARRAY(String),
+        list[dict[str, Any]]: JSONB,
+        dict[str, Any] | None: JSONB,
         int: Integer,
     }
 
@@ -110,3 +112,70 @@ class IdempotencyKey(Base):
     status: Mapped[int | None]
     body: Mapped[bytes | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PaymentLink(_Owned, Base):
+    """A shareable URL's settings. `line_items` is stored expanded (amounts are fixed per price)."""
+
+    __tablename__ = "payment_links"
+    secure_token: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    mode: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool]
+    line_items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    package_ids: Mapped[list[str] | None]
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    coupon_id: Mapped[str | None] = mapped_column(String(64))
+    free_trial_days: Mapped[int | None]
+    success_url: Mapped[str | None] = mapped_column(Text)
+    return_url: Mapped[str | None] = mapped_column(Text)
+    expires_in_hours: Mapped[int]
+    allow_cart_edit: Mapped[bool]
+    accepted_payment_methods: Mapped[list[str] | None]
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    currency: Mapped[str | None] = mapped_column(String(3))
+    total_amount_atom: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        Index("payment_links_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
+        Index("payment_links_by_active", "account_id", "livemode", "is_active", text("created_at DESC"), text("id DESC")),
+        Index("payment_links_by_mode", "account_id", "livemode", "mode", text("created_at DESC"), text("id DESC")),
+        Index("payment_links_by_customer", "account_id", "livemode", "customer_id", text("created_at DESC"),
+              text("id DESC")),
+    )
+
+
+class CheckoutSession(_Owned, Base):
+    """One customer's checkout, made from a link: a snapshot of what it sells, at creation."""
+
+    __tablename__ = "checkout_sessions"
+    payment_link_id: Mapped[str] = mapped_column(String(64))
+    checkout_token: Mapped[str] = mapped_column(String(64), unique=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    line_items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    amount_subtotal_atom: Mapped[int] = mapped_column(BigInteger)
+    amount_discount_atom: Mapped[int] = mapped_column(BigInteger)
+    amount_total_atom: Mapped[int] = mapped_column(BigInteger)
+    amount_due_today_atom: Mapped[int] = mapped_column(BigInteger)
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    coupon_id: Mapped[str | None] = mapped_column(String(64))
+    # The coupon's terms as they were when the session was made (percent_off or amount_off_atom).
+    coupon: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    free_trial_days: Mapped[int | None]
+    success_url: Mapped[str | None] = mapped_column(Text)
+    return_url: Mapped[str | None] = mapped_column(Text)
+    accepted_payment_methods: Mapped[list[str] | None]
+    allow_cart_edit: Mapped[bool]
+    expires_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+    __table_args__ = (
+        Index("checkout_sessions_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
+        Index("checkout_sessions_by_link", "account_id", "livemode", "payment_link_id", text("created_at DESC"),
+              text("id DESC")),
+        Index("checkout_sessions_by_status", "account_id", "livemode", "status", text("created_at DESC"),
+              text("id DESC")),
+        # The expiry sweep reads open sessions by expires_at; the partial index holds only those.
+        Index("checkout_sessions_open_by_expiry", "expires_at", postgresql_where=text("status = 'open'")),
+    )

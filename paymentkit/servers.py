@@ -141,9 +141,9 @@ def stop_embedded(data_dir: Path) -> None:
         except (ValueError, ProcessLookupError):
             pass
     if (data_dir / "pg" / "postmaster.pid").exists():
-        import pgserver
+        from pgserver import pg_ctl
 
-        pgserver.get_server(data_dir / "pg", cleanup_mode="stop").cleanup()
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir / "pg", user="pgserver" if os.geteuid() == 0 else None)
 
 
 if __name__ == "__main__":
