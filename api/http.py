@@ -42,7 +42,7 @@ def read_json(req: falcon.Request, shape: type[T], max_bytes: int) -> T:
     except msgspec.ValidationError as error:
         message, param = describe_validation_error(str(error))
         raise ApiError(400, "parameter_invalid", message, param) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", "The request body is not valid JSON (UTF-8).") from None
 
 
@@ -51,7 +51,8 @@ def describe_validation_error(text: str) -> tuple[str, str | None]:
     path = ""
     match = _PATH.search(text)
     if match:
-        path = match.group("path").lstrip(".")
+        # A dict value's path ends in `[...]` (msgspec does not say which key): name the dict.
+        path = match.group("path").lstrip(".").split("[...]")[0]
         text = text[: match.start()]
     field = _FIELD.search(text)
     if field and ("unknown field" in text or "missing required field" in text):

@@ -81,7 +81,7 @@ def require_url(url: str | None, param: str) -> None:
 
 def require_email(email: str | None, param: str = "email") -> None:
     require_text(email, param, MAX_EMAIL_CHARS)
-    if not _EMAIL.match(email or ""):
+    if not _EMAIL.fullmatch(email or ""):
         raise invalid(param, f"{param} must be an email address")
 
 
