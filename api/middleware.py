@@ -11,10 +11,22 @@ from api.http import raw_body
 from domain import idempotency
 from domain.accounts import find_api_key
 from domain.db import UnitOfWork
+from domain.ids import random_base62
 from domain.listing import Owner
 
 log = logging.getLogger("paymentkit.api")
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
+
+
+class RequestId:
+    """Every request gets an id (or keeps a sane one it came with), echoed in `X-Request-Id`,
+    written on its log lines and carried into the jobs it enqueues."""
+
+    def process_request(self, req, resp) -> None:
+        given = req.get_header("X-Request-Id") or ""
+        req.context.request_id = given if 8 <= len(given) <= 64 and given.replace("-", "").isalnum() else \
+            "req_" + random_base62(20)
+        resp.set_header("X-Request-Id", req.context.request_id)
 
 
 class UnitOfWorkMiddleware:

@@ -198,12 +198,17 @@ def create_coupon(uow: UnitOfWork, owner: Owner, cmd: NewCoupon) -> Coupon:
 
 
 def coupon_is_redeemable(coupon: Coupon, now: datetime) -> bool:
+    return redeemable(coupon.active, coupon.redeem_by, coupon.max_redemptions, coupon.times_redeemed, now)
+
+
+def redeemable(active: bool, redeem_by: datetime | None, max_redemptions: int | None, times_redeemed: int,
+               now: datetime) -> bool:
     """Active, not past `redeem_by`, and not yet redeemed `max_redemptions` times."""
-    if not coupon.active:
+    if not active:
         return False
-    if coupon.redeem_by is not None and coupon.redeem_by <= now:
+    if redeem_by is not None and redeem_by <= now:
         return False
-    return coupon.max_redemptions is None or coupon.times_redeemed < coupon.max_redemptions
+    return max_redemptions is None or times_redeemed < max_redemptions
 
 
 # ---- customers ------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paymentkit"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -35,6 +37,9 @@ class Settings:
     redis_key_prefix: str = ""
     db_pool_size: int = 4
     max_body_bytes: int = 1024 * 1024
+    # Signs checkout tokens. Set SECRET_KEY in production; by default a random key is kept in
+    # .data/secret_key so that every process of one installation shares it.
+    secret_key: bytes = b""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -55,4 +60,21 @@ class Settings:
             redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),
             db_pool_size=_int(env, "DB_POOL_SIZE", 4),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+            secret_key=_secret_key(env),
         )
+
+
+def _secret_key(env: dict[str, str]) -> bytes:
+    if env.get("SECRET_KEY"):
+        return env["SECRET_KEY"].encode()
+    data_dir = Path(env.get("PAYMENTKIT_DATA_DIR") or Path(__file__).resolve().parent.parent / ".data")
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x") as made:  # "x": if two processes race, one writes, both read it
+                made.write(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+    return path.read_text().strip().encode()

@@ -1,9 +1,19 @@
-"""Task bodies: a few lines each, named `<feature>.<verb>`."""
+"""Task bodies: a few lines each, named `<feature>.<verb>`, idempotent, taking JSON primitives."""
 from __future__ import annotations
 
-from domain import idempotency
+from domain import checkout_sessions, idempotency
 from workers import app
 from workers.context import unit_of_work
+
+
+@app.task(name="checkout_sessions.create", autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=60,
+          max_retries=None)
+def create_checkout_session(snapshot: dict) -> bool:
+    """Persist a session the web process has already handed out; a redelivery creates nothing twice."""
+    with unit_of_work() as uow:
+        created = checkout_sessions.store(uow, snapshot)
+        uow.commit()
+    return created
 
 
 @app.task(name="idempotency_keys.purge_expired")

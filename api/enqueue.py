@@ -1,0 +1,34 @@
+"""The one small door through which the web process sends jobs to the workers, by task name.
+
+The app is handed a sender, so tests can use the real one against their own Redis key space
+(and the fault tests a broker that is down)."""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from celery import Celery
+
+
+class TaskSender(Protocol):
+    def send(self, name: str, args: list[Any], *, task_id: str, queue: str, headers: dict[str, str] | None = None) -> None: ...
+
+
+class EnqueueFailed(Exception):
+    """The broker did not take the job; nothing was handed out."""
+
+
+class CelerySender:
+    """Publishes with Celery's own protocol (so Flower and `celery events` see the jobs), without
+    importing the workers' code: the producer is configured from celeryconfig alone."""
+
+    def __init__(self, celery_app: Celery | None = None):
+        if celery_app is None:
+            celery_app = Celery("paymentkit-web")
+            celery_app.config_from_object("celeryconfig")
+        self._app = celery_app
+
+    def send(self, name: str, args: list[Any], *, task_id: str, queue: str, headers: dict[str, str] | None = None) -> None:
+        try:
+            self._app.send_task(name, args=args, task_id=task_id, queue=queue, headers=headers or {})
+        except Exception as error:  # kombu raises many kinds: all mean "not enqueued"
+            raise EnqueueFailed(type(error).__name__) from error

@@ -1,0 +1,91 @@
+"""`GET /api/pay/share/{secure_token}`: the public door of a payment link.
+
+Rate limit (one Redis round trip) -> the link and what it sells (one SQL round trip, no
+transaction) -> the session snapshot, id and checkout token chosen here -> enqueue its creation
+-> answer at once: 303 to the hosted page for a browser, JSON for an API client.
+"""
+from __future__ import annotations
+
+import logging
+
+from api import schemas
+from api.client_ip import client_ip
+from api.enqueue import EnqueueFailed, TaskSender
+from api.errors import ApiError, error_body
+from api.http import respond
+from api.openapi import Operation
+from api.pages import render, wants_html
+from api.ratelimit import RateLimiter, rate_limit_headers
+from domain import checkout_sessions
+from domain.checkout_tokens import new_checkout_token
+from domain.db import utcnow
+from domain.ids import new_id
+from paymentkit.settings import Settings
+
+log = logging.getLogger("paymentkit.share")
+MAX_TOKEN_CHARS = 64
+NOT_AVAILABLE = error_body("invalid_request_error", "payment_link_unavailable",
+                           "This payment link is not available.", None)
+
+
+class Share:
+    public = True
+
+    def __init__(self, settings: Settings, engine, limiter: RateLimiter, sender: TaskSender):
+        self._settings = settings
+        # Autocommit: a single read needs no BEGIN/ROLLBACK round trips.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._limiter = limiter
+        self._sender = sender
+
+    def on_get(self, req, resp, secure_token: str) -> None:
+        decision = self._limiter.check(client_ip(req, self._settings.trusted_proxy_count))
+        for name, value in rate_limit_headers(decision, self._limiter.capacity, self._limiter.refill_seconds).items():
+            resp.set_header(name, value)
+        if not decision.allowed:
+            raise ApiError(429, "rate_limited", "Too many requests; try again shortly.",
+                           headers={"Retry-After": str(decision.retry_after)})
+
+        now = utcnow()
+        link = None
+        if len(secure_token) <= MAX_TOKEN_CHARS:
+            with self._engine.connect() as conn:
+                link = checkout_sessions.find_link_for_share(conn, secure_token)
+        session_id = new_id("cs", link["livemode"]) if link else ""
+        checkout_token = new_checkout_token(self._settings.secret_key, now)
+        snapshot = checkout_sessions.new_session(link, session_id=session_id, checkout_token=checkout_token, now=now)
+        if snapshot is None:
+            return self._not_available(req, resp)
+
+        try:
+            self._sender.send("checkout_sessions.create", [snapshot], task_id=session_id, queue="sessions",
+                              headers={"request_id": req.context.get("request_id", "")})
+        except EnqueueFailed as failure:
+            log.warning("could not enqueue a checkout session: %s", failure)
+            raise ApiError(503, "service_unavailable", "Checkout is unavailable right now; try again shortly.",
+                           headers={"Retry-After": "5"}) from None
+
+        checkout_url = f"{self._settings.checkout_base_url}/checkout/{checkout_token}"
+        if wants_html(req):
+            resp.status = 303
+            resp.location = checkout_url
+            resp.set_header("Cache-Control", "no-store")
+            return
+        respond(resp, schemas.ShareOut(checkout_session_id=session_id, checkout_url=checkout_url))
+
+    @staticmethod
+    def _not_available(req, resp) -> None:
+        """One answer for unknown, inactive and unsellable links: nothing tells them apart."""
+        if wants_html(req):
+            render(resp, "link_unavailable.html", status=404)
+        else:
+            resp.status = 404
+            resp.content_type = "application/json"
+            resp.data = NOT_AVAILABLE
+
+
+OPERATIONS = [
+    Operation("GET", "/api/pay/share/{secure_token}", "Open a payment link: make a checkout session",
+              schemas.ShareOut, public=True, extra_responses={303: "Browser: redirect to the hosted checkout",
+                                                              503: "The session could not be enqueued"}),
+]

@@ -1,0 +1,259 @@
+"""Checkout sessions: made from a link when it is opened, completed or expired afterwards.
+
+A session snapshots what it sells at creation, so later catalog or link edits never change it.
+Its state is exact at read time: from `expires_at` on, an open session reads as expired for
+everyone, whatever the workers have done yet; every state change is a guarded UPDATE.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
+
+from domain.catalog import redeemable
+from domain.db import UnitOfWork
+from domain.errors import Conflict, NotFound, invalid
+from domain.listing import Owner, get_owned
+from domain.models import CheckoutSession, Coupon
+from domain.money import CartLine, CouponTerms, cart_amounts, line_amount
+
+QUANTITY_MIN, QUANTITY_MAX = 1, 999
+
+# One round trip: the link by its token, with the current state of everything it sells.
+_LINK_BY_TOKEN = text("""
+SELECT l.id, l.account_id, l.livemode, l.mode, l.is_active, l.line_items, l.package_ids, l.customer_id,
+       l.coupon_id, l.free_trial_days, l.success_url, l.return_url, l.expires_in_hours, l.allow_cart_edit,
+       l.accepted_payment_methods, l.currency,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'id', p.id, 'active', p.active, 'unit_amount_atom', p.unit_amount_atom, 'currency', p.currency,
+                   'type', p.type, 'interval', p.interval, 'interval_count', p.interval_count)), '[]'::jsonb)
+          FROM prices p
+         WHERE p.account_id = l.account_id AND p.livemode = l.livemode
+           AND (p.id IN (SELECT item->>'price_id' FROM jsonb_array_elements(l.line_items) AS item)
+                OR p.id IN (SELECT unnest(pk.price_ids) FROM packages pk WHERE pk.id = ANY(l.package_ids)))
+       ) AS prices,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', pk.id, 'active', pk.active, 'price_ids', pk.price_ids)),
+                        '[]'::jsonb)
+          FROM packages pk
+         WHERE pk.id = ANY(l.package_ids) AND pk.account_id = l.account_id AND pk.livemode = l.livemode
+       ) AS packages,
+       (SELECT jsonb_build_object('id', c.id, 'active', c.active, 'percent_off', c.percent_off::text,
+                   'amount_off_atom', c.amount_off_atom, 'redeem_by', c.redeem_by,
+                   'max_redemptions', c.max_redemptions, 'times_redeemed', c.times_redeemed)
+          FROM coupons c
+         WHERE c.id = l.coupon_id AND c.account_id = l.account_id AND c.livemode = l.livemode
+       ) AS coupon
+  FROM payment_links l
+ WHERE l.secure_token = :token
+""")
+
+
+def find_link_for_share(conn: Connection, secure_token: str) -> dict[str, Any] | None:
+    row = conn.execute(_LINK_BY_TOKEN, {"token": secure_token}).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _coupon_terms(coupon: dict[str, Any] | None) -> CouponTerms | None:
+    if coupon is None:
+        return None
+    percent = coupon.get("percent_off")
+    return CouponTerms(percent_off=Decimal(percent) if percent is not None else None,
+                       amount_off_atom=coupon.get("amount_off_atom"))
+
+
+def _coupon_redeemable(coupon: dict[str, Any], now: datetime) -> bool:
+    redeem_by = coupon.get("redeem_by")
+    return redeemable(coupon["active"], datetime.fromisoformat(redeem_by) if redeem_by else None,
+                      coupon.get("max_redemptions"), coupon["times_redeemed"], now)
+
+
+def _cart(link: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The lines the link sells now, or None when any price or package is gone or inactive."""
+    prices = {p["id"]: p for p in link["prices"]}
+    wanted: list[tuple[str, int, str | None]] = []
+    if link["package_ids"]:
+        packages = {p["id"]: p for p in link["packages"]}
+        for package_id in link["package_ids"]:
+            package = packages.get(package_id)
+            if package is None or not package["active"]:
+                return None
+            wanted += [(price_id, 1, None) for price_id in package["price_ids"]]
+    else:
+        wanted = [(item["price_id"], item["quantity"], item.get("description")) for item in link["line_items"]]
+    lines = []
+    for price_id, quantity, description in wanted:
+        price = prices.get(price_id)
+        if price is None or not price["active"]:
+            return None
+        lines.append({"price_id": price_id, "description": description, "quantity": quantity,
+                      "unit_amount_atom": price["unit_amount_atom"], "currency": price["currency"],
+                      "type": price["type"], "interval": price["interval"], "interval_count": price["interval_count"],
+                      "amount_atom": line_amount(price["unit_amount_atom"], quantity)})
+    return lines
+
+
+def _amount_fields(mode: str, lines: list[dict[str, Any]], coupon: CouponTerms | None,
+                   trial_days: int | None) -> dict[str, int]:
+    cart = [CartLine(line["unit_amount_atom"], line["quantity"], line["type"] == "recurring") for line in lines]
+    amounts = cart_amounts(cart, coupon, trial_days=trial_days if mode == "subscription" else None)
+    return {"amount_subtotal_atom": amounts.subtotal_atom, "amount_discount_atom": amounts.discount_atom,
+            "amount_total_atom": amounts.total_atom, "amount_due_today_atom": amounts.due_today_atom}
+
+
+def new_session(link: dict[str, Any] | None, *, session_id: str, checkout_token: str,
+                now: datetime) -> dict[str, Any] | None:
+    """The snapshot of a new session (JSON primitives, ready for the creation task), or None when
+    the link cannot be opened: unknown, inactive, or selling something no longer active."""
+    if link is None or not link["is_active"]:
+        return None
+    lines = _cart(link)
+    if lines is None:
+        return None
+    coupon = link["coupon"]
+    if coupon is not None and not _coupon_redeemable(coupon, now):
+        coupon = None  # left off: the customer sees the real price before paying
+    coupon_snapshot = ({"percent_off": coupon["percent_off"], "amount_off_atom": coupon["amount_off_atom"]}
+                       if coupon else None)
+    trial_days = link["free_trial_days"] if link["mode"] == "subscription" else None
+    return {
+        "id": session_id, "account_id": link["account_id"], "livemode": link["livemode"],
+        "payment_link_id": link["id"], "checkout_token": checkout_token, "mode": link["mode"], "status": "open",
+        "line_items": lines, "currency": link["currency"],
+        **_amount_fields(link["mode"], lines, _coupon_terms(coupon_snapshot), trial_days),
+        "customer_id": link["customer_id"], "coupon_id": coupon["id"] if coupon else None,
+        "coupon": coupon_snapshot, "free_trial_days": trial_days,
+        "success_url": link["success_url"], "return_url": link["return_url"],
+        "accepted_payment_methods": link["accepted_payment_methods"], "allow_cart_edit": link["allow_cart_edit"],
+        "created_at": now.isoformat(), "updated_at": now.isoformat(),
+        "expires_at": (now + timedelta(hours=link["expires_in_hours"])).isoformat(),
+    }
+
+
+def store(uow: UnitOfWork, snapshot: dict[str, Any]) -> bool:
+    """Persist a snapshot made by `new_session`; storing the same one again does nothing."""
+    values = dict(snapshot)
+    for name in ("created_at", "updated_at", "expires_at"):
+        values[name] = datetime.fromisoformat(values[name])
+    table = CheckoutSession.__table__
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)
+    return uow.session.execute(stmt).first() is not None
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+def effective_status(session: CheckoutSession, now: datetime) -> str:
+    """What every reader sees: an open session is expired from `expires_at` on."""
+    if session.status == "open" and now >= session.expires_at:
+        return "expired"
+    return session.status
+
+
+def effective_expired_at(session: CheckoutSession, now: datetime) -> datetime | None:
+    if session.expired_at is not None:
+        return session.expired_at
+    return session.expires_at if effective_status(session, now) == "expired" else None
+
+
+def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -> CheckoutSession | None:
+    stmt = select(CheckoutSession).where(CheckoutSession.checkout_token == checkout_token)
+    if lock:
+        stmt = stmt.with_for_update()
+    return uow.session.scalars(stmt).first()
+
+
+# ---- changing -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Completion:
+    """The outcome of Pay: completed, or why not (`session_expired`, `session_not_open`,
+    `coupon_unavailable` — the coupon ran out; the session now shows the price without it)."""
+
+    completed: bool
+    reason: str | None = None
+
+
+def _open_for_change(uow: UnitOfWork, checkout_token: str, now: datetime) -> CheckoutSession:
+    session = find_by_token(uow, checkout_token, lock=True)
+    if session is None:
+        raise NotFound("No such checkout session")
+    status = effective_status(session, now)
+    if status != "open":
+        raise Conflict(f"This checkout session is {status}.", code=f"session_{status}")
+    return session
+
+
+def complete(uow: UnitOfWork, checkout_token: str, now: datetime) -> Completion:
+    """Pay (a test-mode payment): complete an open, unexpired session, redeeming its coupon."""
+    try:
+        session = _open_for_change(uow, checkout_token, now)
+    except Conflict as refused:
+        return Completion(False, "session_expired" if refused.code == "session_expired" else "session_not_open")
+    if session.coupon_id and not _redeem_coupon(uow, session.coupon_id):
+        session.coupon_id, session.coupon = None, None
+        _recompute(session)
+        session.updated_at = now
+        uow.session.flush()
+        return Completion(False, "coupon_unavailable")
+    done = uow.session.execute(
+        update(CheckoutSession)
+        .where(CheckoutSession.id == session.id, CheckoutSession.status == "open", CheckoutSession.expires_at > now)
+        .values(status="complete", completed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    uow.session.refresh(session)
+    return Completion(done == 1, None if done == 1 else "session_expired")
+
+
+def _redeem_coupon(uow: UnitOfWork, coupon_id: str) -> bool:
+    """Count one redemption, never beyond max_redemptions (a guarded UPDATE)."""
+    return uow.session.execute(
+        update(Coupon)
+        .where(Coupon.id == coupon_id,
+               (Coupon.max_redemptions.is_(None)) | (Coupon.times_redeemed < Coupon.max_redemptions))
+        .values(times_redeemed=Coupon.times_redeemed + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
+def change_quantities(uow: UnitOfWork, checkout_token: str, quantities: dict[int, int], now: datetime) -> CheckoutSession:
+    """Cart edit at checkout: new quantities (1–999) for some lines; the amounts follow."""
+    session = _open_for_change(uow, checkout_token, now)
+    if not session.allow_cart_edit:
+        raise invalid("quantity", "This checkout does not allow changing quantities.")
+    lines = [dict(line) for line in session.line_items]
+    for index, quantity in quantities.items():
+        if not 0 <= index < len(lines):
+            raise invalid(f"line_items[{index}]", "No such line in this checkout.")
+        if not QUANTITY_MIN <= quantity <= QUANTITY_MAX:
+            raise invalid(f"line_items[{index}].quantity", f"Quantity must be {QUANTITY_MIN} to {QUANTITY_MAX}.")
+        lines[index]["quantity"] = quantity
+        lines[index]["amount_atom"] = line_amount(lines[index]["unit_amount_atom"], quantity)
+    session.line_items = lines
+    _recompute(session)
+    session.updated_at = now
+    uow.session.flush()
+    return session
+
+
+def _recompute(session: CheckoutSession) -> None:
+    for name, value in _amount_fields(session.mode, session.line_items, _coupon_terms(session.coupon),
+                                      session.free_trial_days).items():
+        setattr(session, name, value)
+
+
+def expire(uow: UnitOfWork, owner: Owner, session_id: str, now: datetime) -> CheckoutSession:
+    """An operator or merchant expires an open session by hand; anything else is a 409."""
+    session = get_owned(uow.session, CheckoutSession, owner, session_id, lock=True)
+    if session.status != "open":
+        raise Conflict(f"Only an open checkout session can be expired; this one is {session.status}.",
+                       code="session_not_open")
+    session.status = "expired"
+    session.expired_at = min(now, session.expires_at)
+    session.updated_at = now
+    uow.session.flush()
+    return session
