@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from domain.db import UnitOfWork, utcnow
-from domain.errors import invalid
+from domain.errors import NotFound, invalid
 from domain.ids import new_id
 from domain.listing import Owner, get_owned
 from domain.models import Coupon, Customer, Package, Price, Product
@@ -115,7 +115,10 @@ def validate_price_fields(cmd: NewPrice) -> NewPrice:
 
 def create_price(uow: UnitOfWork, owner: Owner, cmd: NewPrice) -> Price:
     cmd = validate_price_fields(cmd)
-    product = get_owned(uow.session, Product, owner, cmd.product_id, param="product_id")
+    try:
+        product = get_owned(uow.session, Product, owner, cmd.product_id)
+    except NotFound as missing:  # a reference in the body is a bad parameter, not a missing URL
+        raise invalid("product_id", missing.message, "resource_missing") from None
     if not product.active:
         raise invalid("product_id", f"product {product.id} is not active")
     return _save(uow, Price(**_owned_fields("price", owner), product_id=product.id,
@@ -194,7 +197,8 @@ def create_coupon(uow: UnitOfWork, owner: Owner, cmd: NewCoupon) -> Coupon:
     return _save(uow, Coupon(**_owned_fields("coupon", owner), name=cmd.name, percent_off=cmd.percent_off,
                              amount_off_atom=cmd.amount_off_atom, currency=cmd.currency, duration=cmd.duration,
                              duration_in_months=cmd.duration_in_months, max_redemptions=cmd.max_redemptions,
-                             redeem_by=cmd.redeem_by, times_redeemed=0, active=True))
+                             redeem_by=cmd.redeem_by.astimezone(UTC) if cmd.redeem_by else None,
+                             times_redeemed=0, active=True))
 
 
 def coupon_is_redeemable(coupon: Coupon, now: datetime) -> bool:
