@@ -10,3 +10,13 @@ keepalive = 2
 # No server version in responses.
 proc_name = "paymentkit-web"
 accesslog = None
+
+
+def child_exit(server, worker):
+    """Let /metrics forget the live gauges of a worker that has gone."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -60,6 +61,11 @@ def _dev(args: argparse.Namespace) -> int:
         print(f"PaymentKit on {base}  (readiness: {base}/readyz)\n"
               f"Make an account:  .venv/bin/paymentkit accounts create --name 'My shop'", flush=True)
         (ROOT / ".data").mkdir(exist_ok=True)
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # metrics of all processes, added up by /metrics
+            metrics_dir = ROOT / ".data" / "prometheus"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         procfile = ROOT / "Procfile"
         processes = args.extra or ["web", "worker", "beat"]
         os.chdir(ROOT)

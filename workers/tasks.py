@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from domain import checkout_sessions, idempotency
+from paymentkit import metrics
 from workers import app
 from workers.context import unit_of_work
 
@@ -13,6 +14,8 @@ def create_checkout_session(snapshot: dict) -> bool:
     with unit_of_work() as uow:
         created = checkout_sessions.store(uow, snapshot)
         uow.commit()
+    if created:
+        metrics.SESSIONS_CREATED.inc()
     return created
 
 

@@ -20,6 +20,7 @@ from domain import checkout_sessions
 from domain.checkout_tokens import new_checkout_token
 from domain.db import utcnow
 from domain.ids import new_id
+from paymentkit import metrics
 from paymentkit.settings import Settings
 
 log = logging.getLogger("paymentkit.share")
@@ -43,6 +44,7 @@ class Share:
         for name, value in rate_limit_headers(decision, self._limiter.capacity, self._limiter.refill_seconds).items():
             resp.set_header(name, value)
         if not decision.allowed:
+            metrics.SHARE_RATE_LIMITED.inc()
             raise ApiError(429, "rate_limited", "Too many requests; try again shortly.",
                            headers={"Retry-After": str(decision.retry_after)})
 
@@ -61,10 +63,12 @@ class Share:
             self._sender.send("checkout_sessions.create", [snapshot], task_id=session_id, queue="sessions",
                               headers={"request_id": req.context.get("request_id", "")})
         except EnqueueFailed as failure:
+            metrics.ENQUEUE_FAILURES.inc()
             log.warning("could not enqueue a checkout session: %s", failure)
             raise ApiError(503, "service_unavailable", "Checkout is unavailable right now; try again shortly.",
                            headers={"Retry-After": "5"}) from None
 
+        metrics.SHARE_OPENS.inc()
         checkout_url = f"{self._settings.checkout_base_url}/checkout/{checkout_token}"
         if wants_html(req):
             resp.status = 303
@@ -76,6 +80,7 @@ class Share:
     @staticmethod
     def _not_available(req, resp) -> None:
         """One answer for unknown, inactive and unsellable links: nothing tells them apart."""
+        metrics.SHARE_NOT_AVAILABLE.inc()
         if wants_html(req):
             render(resp, "link_unavailable.html", status=404)
         else:

@@ -1,0 +1,33 @@
+"""Prometheus metrics, shared by the web and worker processes.
+
+Under gunicorn and Celery's prefork pool every process counts on its own; with
+PROMETHEUS_MULTIPROC_DIR set (`make run` sets it) they write to files there and `/metrics`
+adds them up. Without it (tests, a single process) the default registry is used.
+"""
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.multiprocess import MultiProcessCollector
+
+SHARE_OPENS = Counter("paymentkit_share_opens_total", "Share URL opens that made a checkout session")
+SHARE_NOT_AVAILABLE = Counter("paymentkit_share_not_available_total", "Share URL opens answered with the generic 404")
+SHARE_RATE_LIMITED = Counter("paymentkit_share_rate_limited_total", "Share URL opens refused by the rate limiter (429)")
+ENQUEUE_FAILURES = Counter("paymentkit_enqueue_failures_total", "Jobs the broker did not take (answered 503)")
+SESSIONS_CREATED = Counter("paymentkit_checkout_sessions_created_total", "Checkout sessions stored by the workers")
+SESSIONS_COMPLETED = Counter("paymentkit_checkout_sessions_completed_total", "Checkout sessions paid")
+SESSIONS_EXPIRED = Counter("paymentkit_checkout_sessions_expired_total", "Checkout sessions expired by the sweep or by hand")
+EXPIRY_LAG = Gauge("paymentkit_expiry_lag_seconds",
+                   "How long past expires_at the oldest session expired by the last sweep had waited",
+                   multiprocess_mode="mostrecent")
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics text of every process of this host (or of this process alone)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
