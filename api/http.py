@@ -12,7 +12,16 @@ import msgspec
 from api.errors import ApiError
 
 T = TypeVar("T")
-_encoder = msgspec.json.Encoder()
+
+
+def _encode_other(obj: Any) -> Any:
+    """A datetime subclass (freezegun's clock in tests) as msgspec writes a datetime: RFC 3339, `Z` for UTC."""
+    if isinstance(obj, datetime):
+        return obj.isoformat().replace("+00:00", "Z")
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_encode_other)
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _FIELD = re.compile(r"field `(?P<field>[^`]*)`")
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from domain import catalog, rules
+from domain import catalog, payment_links, rules
 
 Name = Annotated[str, Meta(max_length=rules.MAX_NAME_CHARS)]
 Metadata = Annotated[dict[str, Any], Meta(max_length=rules.METADATA_MAX_KEYS)]
@@ -131,6 +131,85 @@ class CustomerOut(Owned, kw_only=True):
     metadata: dict[str, Any]
 
 
+# ---- payment links --------------------------------------------------------------------------
+
+PaymentMethod = Literal[payment_links.PAYMENT_METHODS]  # type: ignore[valid-type]
+PaymentMethods = Annotated[list[PaymentMethod], Meta(min_length=1, max_length=len(payment_links.PAYMENT_METHODS))]
+Url = Annotated[str, Meta(max_length=rules.MAX_URL_CHARS, description="absolute http or https URL")]
+
+
+class PaymentLinkLineItemIn(Request, kw_only=True):
+    price_id: str
+    quantity: Annotated[int, Meta(ge=1, le=payment_links.MAX_QUANTITY)] = 1
+    description: Annotated[str, Meta(max_length=payment_links.MAX_DESCRIPTION_CHARS)] | None = None
+
+
+class PaymentLinkCreate(Request, kw_only=True):
+    name: Name | None = None
+    mode: Literal[payment_links.MODES] = "payment"  # type: ignore[valid-type]
+    line_items: Annotated[list[PaymentLinkLineItemIn],
+                          Meta(min_length=1, max_length=payment_links.MAX_LINE_ITEMS)] | None = None
+    package_ids: Annotated[list[str], Meta(min_length=1, max_length=payment_links.MAX_PACKAGES)] | None = None
+    customer_id: str | None = None
+    coupon_id: str | None = None
+    free_trial_days: Annotated[int, Meta(ge=1, le=payment_links.MAX_TRIAL_DAYS)] | None = None
+    success_url: Url | None = None
+    return_url: Url | None = None
+    expires_in_hours: Annotated[int, Meta(ge=1, le=payment_links.MAX_EXPIRES_IN_HOURS)] = \
+        payment_links.DEFAULT_EXPIRES_IN_HOURS
+    allow_cart_edit: bool = False
+    accepted_payment_methods: PaymentMethods | None = None
+    metadata: Metadata | None = None
+
+
+class PaymentLinkUpdate(Request, kw_only=True):
+    """Only these fields may change; a field left out stays as it is, null removes it."""
+
+    name: Name | None | UnsetType = UNSET
+    coupon_id: str | None | UnsetType = UNSET
+    success_url: Url | None | UnsetType = UNSET
+    return_url: Url | None | UnsetType = UNSET
+    accepted_payment_methods: PaymentMethods | None | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+
+
+class PaymentLinkLineItemOut(Response, kw_only=True):
+    price_id: str
+    quantity: int
+    description: str | None
+    unit_amount_atom: int
+    currency: str
+    type: str
+    amount_atom: int
+
+
+class PaymentLinkOut(Response, kw_only=True):
+    object: Literal["payment_link"] = "payment_link"
+    id: str
+    secure_token: str
+    url: str
+    name: str | None
+    mode: str
+    is_active: bool
+    line_items: list[PaymentLinkLineItemOut]
+    package_ids: list[str]
+    total_amount_atom: int
+    currency: str | None
+    expires_in_hours: int
+    success_url: str | None
+    return_url: str | None
+    customer_id: str | None
+    coupon_id: str | None
+    free_trial_days: int | None
+    allow_cart_edit: bool
+    accepted_payment_methods: list[str] | None
+    metadata: dict[str, Any]
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 class ErrorDetail(Response, kw_only=True):
     type: str
     code: str
@@ -151,3 +230,8 @@ def list_of(item: type) -> type:
 
 
 __all__ = ["UNSET", "UnsetType"]
+
+
+class ShareOut(Response, kw_only=True):
+    checkout_session_id: str
+    checkout_url: str

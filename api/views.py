@@ -35,3 +35,16 @@ def coupon(c: models.Coupon) -> schemas.CouponOut:
 
 def customer(c: models.Customer) -> schemas.CustomerOut:
     return schemas.CustomerOut(**_owned(c), email=c.email, name=c.name, metadata=c.metadata_)
+
+
+def payment_link(link: models.PaymentLink, public_base_url: str) -> schemas.PaymentLinkOut:
+    return schemas.PaymentLinkOut(
+        id=link.id, secure_token=link.secure_token, url=f"{public_base_url}/api/pay/share/{link.secure_token}",
+        name=link.name, mode=link.mode, is_active=link.is_active,
+        line_items=[schemas.PaymentLinkLineItemOut(**item) for item in link.line_items],
+        package_ids=list(link.package_ids or []), total_amount_atom=link.total_amount_atom, currency=link.currency,
+        expires_in_hours=link.expires_in_hours, success_url=link.success_url, return_url=link.return_url,
+        customer_id=link.customer_id, coupon_id=link.coupon_id, free_trial_days=link.free_trial_days,
+        allow_cart_edit=link.allow_cart_edit,
+        accepted_payment_methods=list(link.accepted_payment_methods) if link.accepted_payment_methods else None,
+        metadata=link.metadata_, livemode=link.livemode, created_at=link.created_at, updated_at=link.updated_at)

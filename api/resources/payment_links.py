@@ -1,0 +1,99 @@
+"""Payment links: create, list (filtered, by cursor), retrieve, change, deactivate."""
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from api import schemas, views
+from api.http import PAGE_PARAMS, bool_param, one_of, parse_query, read_json, respond, str_param, time_param
+from api.openapi import PAGE_QUERY, Operation, QueryParam
+from domain import listing, payment_links
+from domain.models import PaymentLink
+from paymentkit.settings import Settings
+
+LIST_PARAMS = {
+    **PAGE_PARAMS,
+    "is_active": bool_param,
+    "mode": one_of(*payment_links.MODES),
+    "customer_id": str_param,
+    "created[gte]": time_param,
+    "created[lte]": time_param,
+}
+LIST_QUERY = PAGE_QUERY + (
+    QueryParam("is_active", {"type": "boolean"}),
+    QueryParam("mode", {"enum": list(payment_links.MODES)}),
+    QueryParam("customer_id", {"type": "string"}),
+    QueryParam("created[gte]", {"type": "string"}, "RFC 3339 time or Unix seconds: created at or after"),
+    QueryParam("created[lte]", {"type": "string"}, "RFC 3339 time or Unix seconds: created at or before"),
+)
+FILTERS = ("is_active", "mode", "customer_id")
+
+
+def new_link_command(body: schemas.PaymentLinkCreate) -> payment_links.NewPaymentLink:
+    fields = msgspec.structs.asdict(body)
+    if body.line_items is not None:
+        fields["line_items"] = [payment_links.LineItem(**msgspec.structs.asdict(item)) for item in body.line_items]
+    return payment_links.NewPaymentLink(**fields)
+
+
+def update_command(body: schemas.PaymentLinkUpdate) -> payment_links.PaymentLinkUpdate:
+    given = {name: value for name, value in msgspec.structs.asdict(body).items() if value is not msgspec.UNSET}
+    return payment_links.PaymentLinkUpdate(**given)
+
+
+def list_query(params: dict[str, Any]) -> listing.PageQuery:
+    return listing.PageQuery(
+        limit=params.get("limit", 10), starting_after=params.get("starting_after"),
+        ending_before=params.get("ending_before"), created_gte=params.get("created[gte]"),
+        created_lte=params.get("created[lte]"), filters={name: params[name] for name in FILTERS if name in params})
+
+
+class Collection:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.list_shape = schemas.list_of(schemas.PaymentLinkOut)
+
+    def on_post(self, req, resp, account_id: str) -> None:
+        body = read_json(req, schemas.PaymentLinkCreate, self.settings.max_body_bytes)
+        link = payment_links.create(req.context.uow, req.context.owner, new_link_command(body))
+        respond(resp, views.payment_link(link, self.settings.public_base_url))
+
+    def on_get(self, req, resp, account_id: str) -> None:
+        query = list_query(parse_query(req, LIST_PARAMS))
+        found = listing.page(req.context.uow.session, PaymentLink, req.context.owner, query)
+        data = [views.payment_link(link, self.settings.public_base_url) for link in found.data]
+        respond(resp, self.list_shape(data=data, has_more=found.has_more))
+
+
+class Item:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def on_get(self, req, resp, account_id: str, link_id: str) -> None:
+        link = listing.get_owned(req.context.uow.session, PaymentLink, req.context.owner, link_id)
+        respond(resp, views.payment_link(link, self.settings.public_base_url))
+
+    def on_patch(self, req, resp, account_id: str, link_id: str) -> None:
+        body = read_json(req, schemas.PaymentLinkUpdate, self.settings.max_body_bytes)
+        link = payment_links.update(req.context.uow, req.context.owner, link_id, update_command(body))
+        respond(resp, views.payment_link(link, self.settings.public_base_url))
+
+    def on_delete(self, req, resp, account_id: str, link_id: str) -> None:
+        link = payment_links.deactivate(req.context.uow, req.context.owner, link_id)
+        respond(resp, views.payment_link(link, self.settings.public_base_url))
+
+
+def add_routes(app, settings: Settings) -> list[Operation]:
+    collection_path = "/api/{account_id}/payment-links"
+    item_path = f"{collection_path}/{{link_id}}"
+    app.add_route(collection_path, Collection(settings))
+    app.add_route(item_path, Item(settings))
+    out = schemas.PaymentLinkOut
+    return [
+        Operation("POST", collection_path, "Create a payment link", out, schemas.PaymentLinkCreate),
+        Operation("GET", collection_path, "List payment links, newest first", schemas.list_of(out), query=LIST_QUERY),
+        Operation("GET", item_path, "Retrieve a payment link", out),
+        Operation("PATCH", item_path, "Change a payment link", out, schemas.PaymentLinkUpdate),
+        Operation("DELETE", item_path, "Deactivate a payment link (soft delete, repeatable)", out),
+    ]

@@ -1,0 +1,362 @@
+"""Payment links: the rules of a link (pure, over plain values) and the create/update/deactivate
+services that check them against this owner's catalog.
+
+A link stores its line items expanded (each price's amount, currency and type) because a
+price's amount never changes; only its `active` flag does, which `load_cart` checks on use.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain import money
+from domain.catalog import coupon_is_redeemable
+from domain.db import UnitOfWork, utcnow
+from domain.errors import NotFound, invalid
+from domain.ids import new_id, new_url_token
+from domain.listing import Owner, get_owned
+from domain.models import Coupon, Customer, Package, PaymentLink, Price
+from domain.rules import MAX_NAME_CHARS, require_int_range, require_metadata, require_text, require_unique, require_url
+
+MODES = ("payment", "subscription", "setup")
+PAYMENT_METHODS = ("credit_card", "debit_card", "apple_pay", "google_pay", "paypal", "bank_transfer", "sepa_debit",
+                   "ach_debit")
+MAX_LINE_ITEMS = 20
+MAX_PACKAGES = 20
+MAX_QUANTITY = 999
+MAX_DESCRIPTION_CHARS = 500
+MAX_TRIAL_DAYS = 730
+MAX_EXPIRES_IN_HOURS = 720
+DEFAULT_EXPIRES_IN_HOURS = 24
+
+
+@dataclass
+class LineItem:
+    price_id: str
+    quantity: int = 1
+    description: str | None = None
+
+
+@dataclass
+class NewPaymentLink:
+    name: str | None = None
+    mode: str = "payment"
+    line_items: list[LineItem] | None = None
+    package_ids: list[str] | None = None
+    customer_id: str | None = None
+    coupon_id: str | None = None
+    free_trial_days: int | None = None
+    success_url: str | None = None
+    return_url: str | None = None
+    expires_in_hours: int = DEFAULT_EXPIRES_IN_HOURS
+    allow_cart_edit: bool = False
+    accepted_payment_methods: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Unchanged(enum.Enum):
+    """A field left out of an update (as opposed to set to null)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
+@dataclass
+class PaymentLinkUpdate:
+    """What a PATCH may change; None removes coupon_id/return_url/success_url/name, and makes
+    accepted_payment_methods "every method"."""
+
+    name: str | None | Unchanged = UNCHANGED
+    coupon_id: str | None | Unchanged = UNCHANGED
+    success_url: str | None | Unchanged = UNCHANGED
+    return_url: str | None | Unchanged = UNCHANGED
+    accepted_payment_methods: list[str] | None | Unchanged = UNCHANGED
+    metadata: dict[str, Any] | Unchanged = UNCHANGED
+    is_active: bool | Unchanged = UNCHANGED
+
+    def given(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not UNCHANGED}
+
+
+# ---- rules over plain values ----------------------------------------------------------------
+
+def check_name(name: str | None) -> None:
+    require_text(name, "name", MAX_NAME_CHARS, required=False)
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise invalid("mode", "mode must be payment, subscription or setup")
+
+
+def check_cart_shape(mode: str, line_items: list[LineItem] | None, package_ids: list[str] | None) -> None:
+    """Line items xor packages; none at all for setup, one of them for payment and subscription."""
+    if mode == "setup":
+        if line_items is not None:
+            raise invalid("line_items", "a setup link charges nothing: leave out line_items")
+        if package_ids is not None:
+            raise invalid("package_ids", "a setup link charges nothing: leave out package_ids")
+        return
+    if line_items is not None and package_ids is not None:
+        raise invalid("package_ids", "give line_items or package_ids, not both")
+    if line_items is None and package_ids is None:
+        raise invalid("line_items", f"a {mode} link needs line_items or package_ids", "parameter_missing")
+    if line_items is not None:
+        if not 1 <= len(line_items) <= MAX_LINE_ITEMS:
+            raise invalid("line_items", f"a link has 1 to {MAX_LINE_ITEMS} line items")
+        for index, item in enumerate(line_items):
+            check_line_item(item, f"line_items[{index}]")
+    else:
+        if not 1 <= len(package_ids) <= MAX_PACKAGES:
+            raise invalid("package_ids", f"a link has 1 to {MAX_PACKAGES} packages")
+        for index, package_id in enumerate(package_ids):
+            require_text(package_id, f"package_ids[{index}]")
+        require_unique(package_ids, "package_ids")
+
+
+def check_line_item(item: LineItem, param: str) -> None:
+    require_text(item.price_id, f"{param}.price_id")
+    require_int_range(item.quantity, f"{param}.quantity", 1, MAX_QUANTITY)
+    require_text(item.description, f"{param}.description", MAX_DESCRIPTION_CHARS, required=False)
+
+
+def check_trial(mode: str, free_trial_days: int | None) -> None:
+    if free_trial_days is None:
+        return
+    if mode != "subscription":
+        raise invalid("free_trial_days", "free_trial_days is only for subscription links")
+    require_int_range(free_trial_days, "free_trial_days", 1, MAX_TRIAL_DAYS)
+
+
+def check_payment_methods(methods: list[str] | None, param: str = "accepted_payment_methods") -> None:
+    """None means every method enabled for the account; a list must be non-empty, known, unrepeated."""
+    if methods is None:
+        return
+    if not methods:
+        raise invalid(param, f"{param} must not be empty; leave it out to accept every method")
+    for index, method in enumerate(methods):
+        if method not in PAYMENT_METHODS:
+            raise invalid(f"{param}[{index}]", f"unknown payment method {method!r}; use one of "
+                                               f"{', '.join(PAYMENT_METHODS)}")
+    require_unique(methods, param)
+
+
+def validate_new(cmd: NewPaymentLink) -> None:
+    """Every rule of a new link that needs no lookup."""
+    check_name(cmd.name)
+    check_mode(cmd.mode)
+    check_cart_shape(cmd.mode, cmd.line_items, cmd.package_ids)
+    if cmd.mode == "setup" and cmd.coupon_id is not None:
+        raise invalid("coupon_id", "a setup link charges nothing: leave out coupon_id")
+    check_trial(cmd.mode, cmd.free_trial_days)
+    require_int_range(cmd.expires_in_hours, "expires_in_hours", 1, MAX_EXPIRES_IN_HOURS)
+    require_url(cmd.success_url, "success_url")
+    require_url(cmd.return_url, "return_url")
+    check_payment_methods(cmd.accepted_payment_methods)
+    require_metadata(cmd.metadata)
+
+
+def validate_update(changes: PaymentLinkUpdate) -> None:
+    if changes.name is not UNCHANGED:
+        check_name(changes.name)
+    for param in ("success_url", "return_url"):
+        value = getattr(changes, param)
+        if value is not UNCHANGED:
+            require_url(value, param)
+    if changes.accepted_payment_methods is not UNCHANGED:
+        check_payment_methods(changes.accepted_payment_methods)
+    if changes.metadata is not UNCHANGED:
+        if changes.metadata is None:
+            raise invalid("metadata", "metadata must be an object; send {} to clear it")
+        require_metadata(changes.metadata)
+
+
+def check_cart_prices(mode: str, entries: Sequence[tuple[str, Price]], cart_param: str) -> str:
+    """The mode and currency rules over the cart's prices, each paired with the param that chose
+    it; returns the cart's one currency."""
+    currency = entries[0][1].currency
+    for param, price in entries:
+        if price.currency != currency:
+            raise invalid(param, f"all items of a link share one currency ({currency}); {price.id} is in "
+                                 f"{price.currency}")
+    if mode == "payment":
+        for param, price in entries:
+            if price.type != "one_time":
+                raise invalid(param, f"a payment link sells one-time prices only; {price.id} is recurring "
+                                     "(use mode subscription)")
+    elif mode == "subscription":
+        recurring = [(param, price) for param, price in entries if price.type == "recurring"]
+        if not recurring:
+            raise invalid(cart_param, "a subscription link needs at least one recurring price")
+        first = recurring[0][1]
+        for param, price in recurring[1:]:
+            if (price.interval, price.interval_count) != (first.interval, first.interval_count):
+                raise invalid(param, f"all recurring prices of a link bill on one schedule (every "
+                                     f"{first.interval_count} {first.interval}); {price.id} bills every "
+                                     f"{price.interval_count} {price.interval}")
+    return currency
+
+
+def check_coupon(coupon: Coupon, currency: str | None, now: datetime) -> None:
+    if not coupon.active:
+        raise invalid("coupon_id", f"coupon {coupon.id} is not active")
+    if not coupon_is_redeemable(coupon, now):
+        raise invalid("coupon_id", f"coupon {coupon.id} can no longer be redeemed")
+    if coupon.amount_off_atom is not None and coupon.currency != currency:
+        raise invalid("coupon_id", f"coupon {coupon.id} takes off an amount in {coupon.currency}; this link "
+                                   f"is in {currency}")
+
+
+def expand_line_items(items: Sequence[LineItem], prices: Sequence[Price]) -> list[dict[str, Any]]:
+    """The stored form of line items: each with its price's amount, currency and type."""
+    return [{"price_id": price.id, "quantity": item.quantity, "description": item.description,
+             "unit_amount_atom": price.unit_amount_atom, "currency": price.currency, "type": price.type,
+             "amount_atom": money.line_amount(price.unit_amount_atom, item.quantity)}
+            for item, price in zip(items, prices, strict=True)]
+
+
+def cart_total(lines: Sequence[tuple[Price, int]]) -> int:
+    """The cart before any coupon: the sum of unit amount times quantity."""
+    return money.subtotal(money.CartLine(price.unit_amount_atom, quantity, price.type == "recurring")
+                          for price, quantity in lines)
+
+
+# ---- lookups --------------------------------------------------------------------------------
+
+def _owned_by_id(session: Session, model: type, owner: Owner, ids: Sequence[str]) -> dict[str, Any]:
+    if not ids:
+        return {}
+    return {o.id: o for o in session.scalars(select(model).where(
+        model.id.in_(set(ids)), model.account_id == owner.account_id, model.livemode == owner.livemode))}
+
+
+def _owned_or_invalid(session: Session, model: type, owner: Owner, object_id: str, param: str) -> Any:
+    try:
+        return get_owned(session, model, owner, object_id)
+    except NotFound as missing:
+        raise invalid(param, missing.message, "resource_missing") from None
+
+
+def _line_item_prices(session: Session, owner: Owner, items: Sequence[LineItem]) -> list[tuple[str, Price]]:
+    found = _owned_by_id(session, Price, owner, [item.price_id for item in items])
+    entries = []
+    for index, item in enumerate(items):
+        param = f"line_items[{index}].price_id"
+        price = found.get(item.price_id)
+        if price is None:
+            raise invalid(param, f"No such price: {item.price_id!r}", "resource_missing")
+        if not price.active:
+            raise invalid(param, f"price {price.id} is not active")
+        entries.append((param, price))
+    return entries
+
+
+def _package_prices(session: Session, owner: Owner, package_ids: Sequence[str]) -> list[tuple[str, Price]]:
+    """Every price of every package, in order, each paired with `package_ids[j]` of its package."""
+    packages = _owned_by_id(session, Package, owner, package_ids)
+    for index, package_id in enumerate(package_ids):
+        package = packages.get(package_id)
+        if package is None:
+            raise invalid(f"package_ids[{index}]", f"No such package: {package_id!r}", "resource_missing")
+        if not package.active:
+            raise invalid(f"package_ids[{index}]", f"package {package_id} is not active")
+    prices = _owned_by_id(session, Price, owner, [p for pid in package_ids for p in packages[pid].price_ids])
+    entries = []
+    for index, package_id in enumerate(package_ids):
+        for price_id in packages[package_id].price_ids:
+            price = prices.get(price_id)
+            if price is None or not price.active:
+                raise invalid(f"package_ids[{index}]", f"package {package_id} holds price {price_id}, which is "
+                                                       "no longer active")
+            entries.append((f"package_ids[{index}]", price))
+    return entries
+
+
+def load_cart(session: Session, link: PaymentLink) -> list[Price] | None:
+    """The link's prices as they are now, or None when the link can no longer be sold (a price or
+    package gone inactive). For line items, one price per item in the link's order; for
+    packages, every package's prices in order (quantity 1 each)."""
+    owner = Owner(link.account_id, link.livemode)
+    if link.package_ids:
+        packages = _owned_by_id(session, Package, owner, link.package_ids)
+        if any(pid not in packages or not packages[pid].active for pid in link.package_ids):
+            return None
+        price_ids = [price_id for pid in link.package_ids for price_id in packages[pid].price_ids]
+    else:
+        price_ids = [item["price_id"] for item in link.line_items]
+    prices = _owned_by_id(session, Price, owner, price_ids)
+    if any(pid not in prices or not prices[pid].active for pid in price_ids):
+        return None
+    return [prices[pid] for pid in price_ids]
+
+
+# ---- services -------------------------------------------------------------------------------
+
+def create(uow: UnitOfWork, owner: Owner, cmd: NewPaymentLink) -> PaymentLink:
+    validate_new(cmd)
+    session = uow.session
+    line_items: list[dict[str, Any]] = []
+    currency: str | None = None
+    total = 0
+    if cmd.line_items is not None:
+        entries = _line_item_prices(session, owner, cmd.line_items)
+        currency = check_cart_prices(cmd.mode, entries, "line_items")
+        prices = [price for _, price in entries]
+        line_items = expand_line_items(cmd.line_items, prices)
+        total = cart_total([(price, item.quantity) for price, item in zip(prices, cmd.line_items)])
+    elif cmd.package_ids is not None:
+        entries = _package_prices(session, owner, cmd.package_ids)
+        currency = check_cart_prices(cmd.mode, entries, "package_ids")
+        total = cart_total([(price, 1) for _, price in entries])
+    if cmd.customer_id is not None:
+        _owned_or_invalid(session, Customer, owner, cmd.customer_id, "customer_id")
+    now = utcnow()
+    if cmd.coupon_id is not None:
+        check_coupon(_owned_or_invalid(session, Coupon, owner, cmd.coupon_id, "coupon_id"), currency, now)
+    link = PaymentLink(
+        id=new_id("pl", owner.livemode), account_id=owner.account_id, livemode=owner.livemode,
+        created_at=now, updated_at=now, secure_token=new_url_token(), name=cmd.name, mode=cmd.mode,
+        is_active=True, line_items=line_items, package_ids=list(cmd.package_ids or []),
+        customer_id=cmd.customer_id, coupon_id=cmd.coupon_id, free_trial_days=cmd.free_trial_days,
+        success_url=cmd.success_url, return_url=cmd.return_url, expires_in_hours=cmd.expires_in_hours,
+        allow_cart_edit=cmd.allow_cart_edit,
+        accepted_payment_methods=list(cmd.accepted_payment_methods) if cmd.accepted_payment_methods else None,
+        metadata_=require_metadata(cmd.metadata), currency=currency, total_amount_atom=total,
+    )
+    session.add(link)
+    session.flush()
+    return link
+
+
+def update(uow: UnitOfWork, owner: Owner, link_id: str, changes: PaymentLinkUpdate) -> PaymentLink:
+    validate_update(changes)
+    link = get_owned(uow.session, PaymentLink, owner, link_id, lock=True)
+    given = changes.given()
+    if given.get("coupon_id") is not None:
+        if link.mode == "setup":
+            raise invalid("coupon_id", "a setup link charges nothing: it takes no coupon")
+        coupon = _owned_or_invalid(uow.session, Coupon, owner, given["coupon_id"], "coupon_id")
+        check_coupon(coupon, link.currency, utcnow())
+    changed = False
+    for name, value in given.items():
+        attribute = "metadata_" if name == "metadata" else name
+        if getattr(link, attribute) != value:
+            setattr(link, attribute, value)
+            changed = True
+    if changed:
+        link.updated_at = utcnow()
+    uow.session.flush()
+    return link
+
+
+def deactivate(uow: UnitOfWork, owner: Owner, link_id: str) -> PaymentLink:
+    """Soft delete: shared URLs stop working, sessions already made are untouched. Repeatable."""
+    return update(uow, owner, link_id, PaymentLinkUpdate(is_active=False))
