@@ -29,6 +29,9 @@ class CelerySender:
 
     def send(self, name: str, args: list[Any], *, task_id: str, queue: str, headers: dict[str, str] | None = None) -> None:
         try:
-            self._app.send_task(name, args=args, task_id=task_id, queue=queue, headers=headers or {})
+            # argsrepr: logs, `celery events` and Flower show the task id, never the arguments
+            # (a snapshot carries the checkout token).
+            self._app.send_task(name, args=args, task_id=task_id, queue=queue, headers=headers or {},
+                                argsrepr=f"[{task_id}]", kwargsrepr="{}")
         except Exception as error:  # kombu raises many kinds: all mean "not enqueued"
             raise EnqueueFailed(type(error).__name__) from error

@@ -13,6 +13,7 @@ from domain.accounts import find_api_key
 from domain.db import UnitOfWork
 from domain.ids import random_base62
 from domain.listing import Owner
+from paymentkit import logs
 
 log = logging.getLogger("paymentkit.api")
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
@@ -26,6 +27,7 @@ class RequestId:
         given = req.get_header("X-Request-Id") or ""
         req.context.request_id = given if 8 <= len(given) <= 64 and given.replace("-", "").isalnum() else \
             "req_" + random_base62(20)
+        logs.request_id.set(req.context.request_id)
         resp.set_header("X-Request-Id", req.context.request_id)
 
 

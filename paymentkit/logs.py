@@ -1,19 +1,34 @@
-"""JSON log lines on stderr, one object a line."""
+"""JSON log lines on stderr, one object a line, each carrying the request id of the web request
+(or of the request that enqueued the job a worker is running). Tokens and keys are never logged:
+nothing here logs URLs, bodies or task arguments."""
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_make_record = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args, **kwargs) -> logging.LogRecord:
+    """Every log record remembers the request id current where it was made (thread, task)."""
+    record = _make_record(*args, **kwargs)
+    record.request_id = request_id.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_request_id)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
-        for name in ("request_id", "task_id"):
-            if hasattr(record, name):
-                line[name] = getattr(record, name)
+        if getattr(record, "request_id", None):
+            line["request_id"] = record.request_id
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line)

@@ -1,10 +1,14 @@
 """Task bodies: a few lines each, named `<feature>.<verb>`, idempotent, taking JSON primitives."""
 from __future__ import annotations
 
+import logging
+
 from domain import checkout_sessions, idempotency
 from paymentkit import metrics
 from workers import app
 from workers.context import unit_of_work
+
+log = logging.getLogger("paymentkit.workers")
 
 
 @app.task(name="checkout_sessions.create", autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=60,
@@ -16,6 +20,7 @@ def create_checkout_session(snapshot: dict) -> bool:
         uow.commit()
     if created:
         metrics.SESSIONS_CREATED.inc()
+        log.info("checkout session %s stored", snapshot["id"])
     return created
 
 

@@ -222,3 +222,21 @@ def test_broker_down_is_a_503_within_two_seconds_and_no_url(settings, deps, link
     assert time.monotonic() - started < 2
     assert result.status_code == 503
     assert "checkout_url" not in result.text and "/checkout/" not in result.text
+
+
+def test_the_request_id_is_carried_into_the_job_and_no_token_is_logged(share_client, link, uow_factory,
+                                                                      celery_worker, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    result = share_client.simulate_get(f"/api/pay/share/{link['secure_token']}", remote_addr=fresh_ip(),
+                                       headers={**JSON, "X-Request-Id": "req-abc12345"})
+    assert result.headers["x-request-id"] == "req-abc12345"
+    session_id = result.json["checkout_session_id"]
+    wait_for(lambda: any(session_id in r.getMessage() for r in caplog.records))
+    stored = next(r for r in caplog.records if session_id in r.getMessage() and "stored" in r.getMessage())
+    assert stored.request_id == "req-abc12345"
+    checkout_token = result.json["checkout_url"].rsplit("/", 1)[-1]
+    for record in caplog.records:
+        line = record.getMessage()
+        assert link["secure_token"] not in line and checkout_token not in line
