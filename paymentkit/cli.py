@@ -28,14 +28,26 @@ def migrate(database_url: str) -> None:
 
 
 def _accounts_create(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     from domain.accounts import create_account
     from domain.db import UnitOfWork, make_engine, session_factory
+    from domain.errors import DomainError
     from paymentkit.settings import Settings
 
     engine = make_engine(Settings.from_env().database_url, 1)
-    with UnitOfWork(session_factory(engine)) as uow:
-        made = create_account(uow, args.name)
-        uow.commit()
+    try:
+        with UnitOfWork(session_factory(engine)) as uow:
+            made = create_account(uow, args.name)
+            uow.commit()
+    except DomainError as error:
+        print(f"paymentkit: --{error.param}: {error.message}", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError):
+        print("paymentkit: cannot reach the database at DATABASE_URL (is it running and migrated?)", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
     print(json.dumps({"account_id": made.account_id, "api_key": made.api_key, "test_api_key": made.test_api_key}))
     return 0
 
