@@ -1,0 +1,133 @@
+"""`/openapi.json`: OpenAPI 3.1, every catalog path and method, and request shapes that match what the
+API accepts and returns."""
+import pytest
+
+CATALOG = {"products": True, "prices": True, "packages": True, "coupons": True, "customers": False}  # has PATCH
+METHODS = ("get", "post", "patch", "put", "delete")
+
+
+@pytest.fixture(scope="module")
+def doc(app):
+    from falcon import testing
+
+    result = testing.TestClient(app).simulate_get("/openapi.json")
+    assert result.status_code == 200
+    assert result.headers["content-type"].startswith("application/json")
+    return result.json
+
+
+def resolve(doc, schema):
+    ref = schema.get("$ref")
+    return doc["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
+
+
+def refs_in(schema):
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            yield schema["$ref"].rsplit("/", 1)[1]
+        for value in schema.values():
+            yield from refs_in(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from refs_in(value)
+
+
+def test_is_openapi_3_1(doc):
+    assert doc["openapi"].startswith("3.1.")
+    assert doc["info"]["title"] and doc["info"]["version"]
+    assert doc["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http", "scheme": "bearer", "description": "sk_live_... or sk_test_..."}
+
+
+@pytest.mark.parametrize("noun, patchable", CATALOG.items())
+def test_every_catalog_path_and_method(doc, noun, patchable):
+    collection = doc["paths"][f"/api/{{account_id}}/{noun}"]
+    item = doc["paths"][f"/api/{{account_id}}/{noun}/{{object_id}}"]
+    assert set(collection) == {"get", "post"}
+    assert set(item) == ({"get", "patch"} if patchable else {"get"})
+    for operation in [*collection.values(), *item.values()]:
+        assert operation["security"] == [{"apiKey": []}]
+        assert operation["operationId"] and operation["summary"]
+        assert "200" in operation["responses"] and "401" in operation["responses"]
+        assert {p["name"] for p in operation["parameters"] if p["in"] == "path"} <= {"account_id", "object_id"}
+    assert {p["name"] for p in collection["get"]["parameters"] if p["in"] == "query"} == {
+        "limit", "starting_after", "ending_before"}
+    assert "requestBody" in collection["post"] and "requestBody" not in collection["get"]
+
+
+def test_operation_ids_are_unique(doc):
+    ids = [op["operationId"] for path in doc["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_request_schemas_reject_unknown_fields(doc):
+    """Every object a request body may contain, nested ones too, says additionalProperties: false."""
+    seen = set()
+    todo = [name for path in doc["paths"].values() for op in path.values()
+            for name in refs_in(op.get("requestBody", {}))]
+    assert todo
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        schema = doc["components"]["schemas"][name]
+        if schema.get("type") == "object" and "properties" in schema:
+            assert schema.get("additionalProperties") is False, name
+        todo.extend(refs_in(schema))
+    assert {"ProductCreate", "PriceCreate", "PackageCreate", "CouponCreate", "CustomerCreate",
+            "ActiveUpdate"} <= seen
+
+
+def test_request_fields_are_the_specs(doc):
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["ProductCreate"]["properties"]) == {"name", "description", "metadata"}
+    assert set(schemas["PriceCreate"]["properties"]) == {"product_id", "unit_amount_atom", "currency", "type",
+                                                         "interval", "interval_count"}
+    assert set(schemas["PackageCreate"]["properties"]) == {"name", "price_ids"}
+    assert set(schemas["CouponCreate"]["properties"]) == {"name", "percent_off", "amount_off_atom", "currency",
+                                                          "duration", "duration_in_months", "max_redemptions",
+                                                          "redeem_by"}
+    assert set(schemas["CustomerCreate"]["properties"]) == {"email", "name", "metadata"}
+    assert schemas["ActiveUpdate"]["required"] == ["active"]
+    assert schemas["PriceCreate"]["properties"]["unit_amount_atom"]["type"] == "integer"
+
+
+def test_documented_routes_exist_and_undocumented_methods_do_not(doc, merchant):
+    product = merchant.product()
+    for noun in CATALOG:
+        for path in (f"/{noun}", f"/{noun}/{product['id']}"):
+            documented = doc["paths"][f"/api/{{account_id}}{path.replace(product['id'], '{object_id}')}"]
+            for method in METHODS:
+                result = merchant._call(method.upper(), path, json={})
+                assert (result.status_code == 405) is (method not in documented), (method, path, result.status)
+
+
+@pytest.mark.parametrize("noun, schema", [("products", "ProductOut"), ("prices", "PriceOut"),
+                                          ("packages", "PackageOut"), ("coupons", "CouponOut"),
+                                          ("customers", "CustomerOut")])
+def test_response_schemas_match_responses(doc, merchant, noun, schema):
+    price = merchant.price()
+    bodies = {"products": {"name": "p"}, "prices": {"product_id": price["product_id"], "unit_amount_atom": 1,
+                                                    "currency": "USD"},
+              "packages": {"name": "k", "price_ids": [price["id"]]}, "coupons": {"name": "c", "percent_off": 5},
+              "customers": {"email": "a@example.com"}}
+    made = merchant.ok("POST", f"/{noun}", bodies[noun])
+    shape = doc["components"]["schemas"][schema]
+    assert set(made) == set(shape["properties"])
+    assert set(shape["required"]) == set(shape["properties"]) - {"object"}
+    assert shape["properties"]["object"]["enum"] == [made["object"]]
+    listed = resolve(doc, doc["paths"][f"/api/{{account_id}}/{noun}"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"])
+    assert set(listed["properties"]) == {"object", "data", "has_more"}
+
+
+def test_error_schema_is_the_specs(doc):
+    detail = doc["components"]["schemas"]["ErrorDetail"]
+    assert set(detail["properties"]) == {"type", "code", "message", "param"}
+
+
+def test_health_is_public(doc):
+    for path in ("/healthz", "/readyz"):
+        assert "security" not in doc["paths"][path]["get"]
+    assert "503" in doc["paths"]["/readyz"]["get"]["responses"]
