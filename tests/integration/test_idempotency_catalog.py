@@ -101,3 +101,10 @@ def test_bad_key_header_is_400(merchant):
         result = merchant.post("/products", json={"name": "Mug"}, **keyed(key))
         assert result.status_code == 400, key
         assert result.json["error"]["param"] == "Idempotency-Key"
+
+
+def test_a_key_never_replays_across_modes(merchant):
+    live = merchant.ok("POST", "/products", {"name": "Mug"}, **keyed("k-mode"))
+    result = merchant.post("/products", json={"name": "Mug"}, key=merchant.test_api_key, **keyed("k-mode"))
+    assert live["id"] not in result.text
+    assert result.status_code == 409 or result.json["livemode"] is False
