@@ -9,7 +9,7 @@ import redis
 from api import errors
 from api.middleware import Authenticate, Idempotency, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
-from api.resources import catalog, health, payment_links
+from api.resources import catalog, checkout_page, health, payment_links
 from domain.db import make_engine, session_factory
 from paymentkit.settings import Settings
 
@@ -47,5 +47,6 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app.add_route("/readyz", health.Ready(deps.engine, deps.redis))
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
+    checkout_page.add_routes(app, settings)
     app.add_route("/openapi.json", OpenApiResource(operations))
     return app
