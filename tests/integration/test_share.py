@@ -233,8 +233,10 @@ def test_the_request_id_is_carried_into_the_job_and_no_token_is_logged(share_cli
                                        headers={**JSON, "X-Request-Id": "req-abc12345"})
     assert result.headers["x-request-id"] == "req-abc12345"
     session_id = result.json["checkout_session_id"]
-    wait_for(lambda: any(session_id in r.getMessage() for r in caplog.records))
-    stored = next(r for r in caplog.records if session_id in r.getMessage() and "stored" in r.getMessage())
+    def stored_line():
+        return next((r for r in caplog.records if f"{session_id} stored" in r.getMessage()), None)
+
+    stored = wait_for(stored_line)
     assert stored.request_id == "req-abc12345"
     checkout_token = result.json["checkout_url"].rsplit("/", 1)[-1]
     for record in caplog.records:
