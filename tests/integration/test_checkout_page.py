@@ -292,7 +292,7 @@ def test_start_again_is_offered_only_while_the_link_is_active(client, merchant, 
 
 def test_through_the_share_url_and_a_real_worker(client, merchant, uow_factory, celery_worker):
     link = make_link(merchant, success_url=SUCCESS)
-    opened = client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers=BROWSER, remote_addr="10.77.0.1")
+    opened = client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers=BROWSER, remote_addr="10.78.0.1")
     assert opened.status_code == 303
     token = opened.headers["location"].rsplit("/", 1)[-1]
     shown = wait_for(lambda: (answer := page(client, token)).status_code == 200
