@@ -189,3 +189,27 @@ class CheckoutSession(_Owned, Base):
         # The expiry sweep reads open sessions by expires_at; the partial index holds only those.
         Index("checkout_sessions_open_by_expiry", "expires_at", postgresql_where=text("status = 'open'")),
     )
+
+
+class User(Base):
+    """A person who signs in to the dashboard of one account (Argon2 hash of the password only)."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(512), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class WebSession(Base):
+    """A signed-in dashboard session. The id is the SHA-256 of the cookie's random token, so the
+    table alone never lets anyone act as a user."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    livemode: Mapped[bool]
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

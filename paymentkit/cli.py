@@ -1,6 +1,9 @@
 """`paymentkit`: the operator's command line.
 
     paymentkit accounts create --name NAME   one JSON object: account_id, api_key, test_api_key
+    paymentkit users create --account ACCOUNT --email EMAIL
+                                             a dashboard user; the password is prompted for
+                                             (or read from standard input)
     paymentkit db upgrade                    apply migrations to DATABASE_URL
     paymentkit dev run | test [ARGS] | exec CMD   make sure PostgreSQL and Redis answer (starting
                                              private ones if needed), then run, test or run CMD
@@ -52,6 +55,37 @@ def _accounts_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """Prompted for twice on a terminal; otherwise the first line of standard input."""
+    import getpass
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password (at least 10 characters): ")
+        if getpass.getpass("Repeat the password: ") != password:
+            raise SystemExit("The passwords do not match.")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    from domain.db import UnitOfWork, make_engine, session_factory
+    from domain.errors import InvalidRequest
+    from domain.users import create_user
+    from paymentkit.settings import Settings
+
+    password = _read_password()
+    engine = make_engine(Settings.from_env().database_url, 1)
+    with UnitOfWork(session_factory(engine)) as uow:
+        try:
+            user = create_user(uow, args.account, args.email, password)
+        except InvalidRequest as error:
+            print(f"{error.param}: {error.message}", file=sys.stderr)
+            return 1
+        uow.commit()
+    print(json.dumps({"user_id": user.id, "account_id": user.account_id, "email": user.email}))
+    return 0
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     from paymentkit.settings import Settings
 
@@ -99,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     create = accounts.add_parser("create", help="make an account and its live and test API keys")
     create.add_argument("--name", required=True)
     create.set_defaults(func=_accounts_create)
+
+    users = sub.add_parser("users", help="dashboard users").add_subparsers(dest="action", required=True)
+    create_user = users.add_parser("create", help="make a user who signs in to an account's dashboard")
+    create_user.add_argument("--account", required=True, help="the account id (acct_...)")
+    create_user.add_argument("--email", required=True)
+    create_user.set_defaults(func=_users_create)
 
     db = sub.add_parser("db", help="the database schema").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)
