@@ -51,9 +51,13 @@ task_queues = (Queue("default"), Queue("sessions"), Queue("expiry"))
 task_routes = {
     "checkout_sessions.create": {"queue": "sessions"},
     "checkout_sessions.expire_due": {"queue": "expiry"},
-    "checkout_sessions.expired": {"queue": "expiry"},
+    # Follow-ups wait behind sweeps on the shared queue: on Redis, priority 0 is served first and
+    # a sweep must not queue behind the thousands of follow-ups a backlog fans out to.
+    "checkout_sessions.expired": {"queue": "expiry", "priority": 9},
 }
 
 beat_schedule = {
     "idempotency_keys.purge_expired": {"task": "idempotency_keys.purge_expired", "schedule": 3600.0},
+    # Records expiries (reads derive them already). Nothing per session is scheduled ahead.
+    "checkout_sessions.expire_due": {"task": "checkout_sessions.expire_due", "schedule": 30.0},
 }

@@ -249,8 +249,9 @@ def _recompute(session: CheckoutSession) -> None:
 def expire(uow: UnitOfWork, owner: Owner, session_id: str, now: datetime) -> CheckoutSession:
     """An operator or merchant expires an open session by hand; anything else is a 409."""
     session = get_owned(uow.session, CheckoutSession, owner, session_id, lock=True)
-    if session.status != "open":
-        raise Conflict(f"Only an open checkout session can be expired; this one is {session.status}.",
+    status = effective_status(session, now)  # past expires_at it is already expired for every reader
+    if status != "open":
+        raise Conflict(f"Only an open checkout session can be expired; this one is {status}.",
                        code="session_not_open")
     session.status = "expired"
     session.expired_at = min(now, session.expires_at)

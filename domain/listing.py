@@ -30,6 +30,7 @@ class PageQuery:
     created_gte: datetime | None = None
     created_lte: datetime | None = None
     filters: dict[str, Any] = field(default_factory=dict)
+    where: list[Any] = field(default_factory=list)   # further SQL conditions (e.g. an effective status)
 
 
 @dataclass
@@ -63,6 +64,8 @@ def page(session: Session, model: Any, owner: Owner, query: PageQuery) -> Page:
     stmt = select(model).where(model.account_id == owner.account_id, model.livemode == owner.livemode)
     for column, value in query.filters.items():
         stmt = stmt.where(getattr(model, column) == value)
+    for condition in query.where:
+        stmt = stmt.where(condition)
     if query.created_gte is not None:
         stmt = stmt.where(model.created_at >= query.created_gte)
     if query.created_lte is not None:

@@ -5,6 +5,9 @@
                                              a dashboard user; the password is prompted for
                                              (or read from standard input)
     paymentkit db upgrade                    apply migrations to DATABASE_URL
+    paymentkit sessions stats                JSON: open, complete, expired, due_now, oldest_overdue_seconds
+    paymentkit sessions pending [--limit N]  the next open sessions to expire, overdue ones first
+    paymentkit sessions expire-due           run one expiry sweep now (with its follow-up jobs)
     paymentkit dev run | test [ARGS] | exec CMD   make sure PostgreSQL and Redis answer (starting
                                              private ones if needed), then run, test or run CMD
 """
@@ -86,6 +89,42 @@ def _users_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sessions_stats(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from domain import expiry
+    from domain.db import make_engine, utcnow
+    from paymentkit.settings import Settings
+
+    engine = make_engine(Settings.from_env().database_url, 1)
+    with engine.connect() as conn:
+        print(json.dumps(asdict(expiry.stats(conn, utcnow()))))
+    return 0
+
+
+def _sessions_pending(args: argparse.Namespace) -> int:
+    from domain import expiry
+    from domain.db import make_engine, utcnow
+    from paymentkit.settings import Settings
+
+    engine = make_engine(Settings.from_env().database_url, 1)
+    with engine.connect() as conn:
+        for row in expiry.pending(conn, utcnow(), args.limit):
+            print(json.dumps({"id": row.id, "account_id": row.account_id, "livemode": row.livemode,
+                              "expires_at": row.expires_at.isoformat(), "overdue_seconds": row.overdue_seconds}))
+    return 0
+
+
+def _sessions_expire_due(args: argparse.Namespace) -> int:
+    """The beat's sweep, by hand and to the end (no time budget), follow-up jobs included."""
+    from domain.db import utcnow
+    from workers.tasks import sweep_and_follow_up
+
+    result = sweep_and_follow_up(utcnow(), budget_seconds=None)
+    print(json.dumps({"ran": result.ran, "expired": result.expired, "batches": result.batches}))
+    return 0 if result.ran else 3
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     from paymentkit.settings import Settings
 
@@ -139,6 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     create_user.add_argument("--account", required=True, help="the account id (acct_...)")
     create_user.add_argument("--email", required=True)
     create_user.set_defaults(func=_users_create)
+
+    sessions = sub.add_parser("sessions", help="checkout session expiry").add_subparsers(dest="action",
+                                                                                          required=True)
+    sessions.add_parser("stats", help="counts by status, due now and the overdue lag").set_defaults(
+        func=_sessions_stats)
+    pending = sessions.add_parser("pending", help="the next open sessions to expire, overdue ones first")
+    pending.add_argument("--limit", type=int, default=20)
+    pending.set_defaults(func=_sessions_pending)
+    sessions.add_parser("expire-due", help="run one expiry sweep now").set_defaults(func=_sessions_expire_due)
 
     db = sub.add_parser("db", help="the database schema").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)

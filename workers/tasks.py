@@ -1,9 +1,14 @@
 """Task bodies: a few lines each, named `<feature>.<verb>`, idempotent, taking JSON primitives."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 
-from domain import checkout_sessions, idempotency
+from sqlalchemy.exc import OperationalError
+
+from domain import checkout_sessions, expiry, idempotency
+from domain.db import utcnow
 from paymentkit import metrics
 from workers import app
 from workers.context import unit_of_work
@@ -31,3 +36,66 @@ def purge_expired_idempotency_keys() -> int:
         removed = idempotency.purge_expired(uow)
         uow.commit()
     return removed
+
+
+# ---- expiry ---------------------------------------------------------------------------------
+
+EXPIRY_BATCH_SIZE = 5000
+# A sweep stops starting batches after this long and hands the rest to a fresh run (queued at
+# once, no ETA), so no run nears its time limit or the broker's visibility timeout.
+EXPIRY_BUDGET_SECONDS = 600
+
+
+def sweep_and_follow_up(now, budget_seconds: float | None = EXPIRY_BUDGET_SECONDS) -> expiry.SweepResult:
+    """One sweep at `now`; after each committed batch, one `checkout_sessions.expired` job per id,
+    published through one producer in a Redis pipeline (kombu's publish batch, where it has one)."""
+    with unit_of_work() as uow:
+        engine = uow.session.get_bind()
+    with app.producer_or_acquire() as producer:
+        def follow_up(ids: list[str]) -> None:
+            batch = producer.batch(1000) if hasattr(producer, "batch") else contextlib.nullcontext()
+            with batch:
+                for session_id in ids:
+                    checkout_session_expired.apply_async((session_id,), task_id=f"{session_id}.expired",
+                                                         producer=producer)
+
+        deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+        result = expiry.sweep(engine, now, EXPIRY_BATCH_SIZE, follow_up, deadline=deadline)
+    if result.ran:
+        metrics.SESSIONS_EXPIRED.inc(result.expired)
+        metrics.EXPIRY_LAG.set(result.lag_seconds(now))
+    return result
+
+
+@app.task(name="checkout_sessions.expire_due", soft_time_limit=900, time_limit=960)
+def expire_due_sessions() -> int:
+    """Beat, every 30 s: record the expiry of every session due now, then announce each one.
+
+    Nothing per session is scheduled ahead of time: with the Redis broker an ETA task sits in
+    worker memory until due and one beyond the visibility timeout is delivered again and again.
+    A second beat (or an overlapping run) is harmless: see `expiry.sweep`.
+    """
+    now = utcnow()
+    result = sweep_and_follow_up(now)
+    if not result.ran:
+        log.info("expiry sweep skipped: another sweep is running")
+        return 0
+    if not result.finished:
+        expire_due_sessions.apply_async()
+    log.info("expiry sweep: %d sessions expired in %d batches, lag %.1f s%s", result.expired, result.batches,
+             result.lag_seconds(now), "" if result.finished else "; continuing in a new run")
+    return result.expired
+
+
+@app.task(name="checkout_sessions.expired", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=8)
+def checkout_session_expired(session_id: str) -> bool:
+    """A session's expiry has been recorded: re-check it and announce it (events and webhooks
+    will hang here). It changes nothing, so a duplicate or a redelivery does no harm."""
+    with unit_of_work() as uow:
+        session = expiry.confirm_expired(uow, session_id)
+        expired_at = session.expired_at if session is not None else None
+    if expired_at is None:
+        log.warning("checkout session %s is not expired; nothing to announce", session_id)
+        return False
+    log.info("checkout session %s expired at %s", session_id, expired_at.isoformat())
+    return True
