@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import falcon
 import redis
 
-from api import errors
+from api import dashboard, errors
 from api.middleware import Authenticate, Idempotency, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.resources import catalog, checkout_page, health, payment_links
@@ -48,5 +48,6 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
     checkout_page.add_routes(app, settings)
+    dashboard.add_routes(app, settings, deps)
     app.add_route("/openapi.json", OpenApiResource(operations))
     return app

@@ -1,0 +1,35 @@
+"""The merchant dashboard under /dashboard: server-rendered pages over the same domain services
+as the API, signed in with email and password, scoped to one account and the live/test switch."""
+from __future__ import annotations
+
+from api.dashboard import auth, catalog, links, sessions
+from api.dashboard.web import PREFIX, STATIC, BadForm, Cookies, PageNotFound, handle_bad_form, handle_not_found, \
+    redirect
+
+
+class Home:
+    dashboard = True
+
+    def on_get(self, req, resp) -> None:
+        redirect(resp, links.LINKS)
+
+
+def add_routes(app, settings, deps) -> None:
+    app.add_middleware(auth.DashboardAuth(settings, Cookies(settings.secret_key, settings.trusted_proxy_count)))
+    app.add_error_handler(PageNotFound, handle_not_found)
+    app.add_error_handler(BadForm, handle_bad_form)
+    app.add_static_route(f"{PREFIX}/static", str(STATIC))
+    app.add_route(PREFIX, Home())
+    app.add_route(auth.SIGN_IN, auth.SignIn(settings, deps.redis))
+    app.add_route(f"{PREFIX}/sign-out", auth.SignOut())
+    app.add_route(f"{PREFIX}/mode", auth.Mode(settings))
+    app.add_route(links.LINKS, links.LinkList())
+    app.add_route(f"{links.LINKS}/new", links.LinkNew(settings))
+    app.add_route(f"{links.LINKS}/{{link_id}}", links.LinkPage(settings))
+    app.add_route(f"{links.LINKS}/{{link_id}}/deactivate", links.LinkDeactivate())
+    app.add_route(sessions.SESSIONS, sessions.SessionList())
+    app.add_route(f"{sessions.SESSIONS}/{{session_id}}", sessions.SessionPage())
+    app.add_route(catalog.PRODUCTS, catalog.Products(settings))
+    app.add_route(f"{catalog.PRODUCTS}/{{product_id}}", catalog.ProductPage(settings))
+    app.add_route(catalog.PACKAGES, catalog.Packages(settings))
+    app.add_route(catalog.COUPONS, catalog.Coupons(settings))

@@ -1,0 +1,157 @@
+"""Forms -> the same domain commands the API builds, and domain errors -> the field they name.
+
+Only the shape of a value is checked here (is it a whole number, a decimal amount); every rule
+is the domain's, so the dashboard and the API can never disagree.
+"""
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+from api.dashboard.web import Form
+from domain import catalog, payment_links
+from domain.currencies import exponent
+from domain.errors import InvalidRequest, invalid
+from domain.rules import require_currency
+
+LINK_ROWS = payment_links.MAX_LINE_ITEMS
+ROW_FIELDS = ("price_id", "quantity", "description")
+FORM_WIDE = "__form__"
+_INDEX = re.compile(r"\[\d+\]$|\.[^.\[\]]+$")
+
+
+def field_for(param: str | None, fields: set[str]) -> str:
+    """The form field an error's `param` names: itself, or the nearest enclosing one
+    (`package_ids[1]` -> `package_ids`); otherwise the form as a whole."""
+    while param:
+        if param in fields:
+            return param
+        shorter = _INDEX.sub("", param)
+        if shorter == param:
+            break
+        param = shorter
+    return FORM_WIDE
+
+
+def errors_of(error: InvalidRequest, fields: set[str], rename: dict[str, str] | None = None) -> dict[str, str]:
+    param = error.param or ""
+    for given, shown in (rename or {}).items():  # command index -> form row
+        if param == given or param.startswith((given + ".", given + "[")):
+            param = shown + param[len(given):]
+            break
+    return {field_for(param, fields): error.message}
+
+
+def whole_number(form: Form, name: str, default: int | None = None, param: str | None = None) -> int | None:
+    text = form.get(name)
+    if not text:
+        return default
+    if not re.fullmatch(r"-?\d{1,9}", text):
+        raise invalid(param or name, f"{param or name} must be a whole number")
+    return int(text)
+
+
+def amount_atoms(text: str, currency: str, param: str) -> int:
+    """`"19.99"` in USD -> 1999: the amount as people write it, in the currency's smallest unit."""
+    require_currency(currency)
+    digits = exponent(currency)
+    if not re.fullmatch(r"\d{1,12}(\.\d+)?", text):
+        raise invalid(param, f"enter the amount as digits with at most {digits} decimal places, like "
+                             f"{'19.99' if digits == 2 else '1999' if digits == 0 else '1.' + '9' * digits}")
+    value = Decimal(text)
+    atoms = value.scaleb(digits)
+    if atoms != atoms.to_integral_value():
+        raise invalid(param, f"{currency} amounts have at most {digits} decimal places")
+    return int(atoms)
+
+
+# ---- payment links ----------------------------------------------------------------------------
+
+LINK_FIELDS = {"name", "mode", "cart", "line_items", "package_ids", "coupon_id", "free_trial_days", "success_url",
+               "return_url", "expires_in_hours", "allow_cart_edit", "accepted_payment_methods", "metadata",
+               "customer_id"} | {f"line_items[{row}].{name}" for row in range(LINK_ROWS) for name in ROW_FIELDS}
+
+
+def link_command(form: Form) -> tuple[payment_links.NewPaymentLink, dict[str, str]]:
+    """The link to create, and how the command's item indexes map back to form rows (empty rows
+    are skipped). Fields hidden for the chosen mode are not read."""
+    mode = form.get("mode") or "payment"
+    line_items, package_ids, rename = None, None, {}
+    if mode != "setup":
+        if form.get("cart") == "package":
+            package_ids = form.getlist("package_ids")
+        else:
+            items = []
+            for row in range(LINK_ROWS):
+                price_id = form.get(f"line_items[{row}].price_id")
+                if not price_id:
+                    continue
+                name = f"line_items[{row}].quantity"
+                quantity = whole_number(form, name, default=1)
+                rename[f"line_items[{len(items)}]"] = f"line_items[{row}]"
+                items.append(payment_links.LineItem(price_id, quantity,
+                                                    form.optional(f"line_items[{row}].description")))
+            line_items = items or None
+    methods = form.getlist("accepted_payment_methods") if form.get("methods") == "some" else None
+    cmd = payment_links.NewPaymentLink(
+        name=form.optional("name"), mode=mode, line_items=line_items, package_ids=package_ids,
+        coupon_id=form.optional("coupon_id") if mode != "setup" else None,
+        free_trial_days=whole_number(form, "free_trial_days") if mode == "subscription" else None,
+        success_url=form.optional("success_url"), return_url=form.optional("return_url"),
+        expires_in_hours=whole_number(form, "expires_in_hours", payment_links.DEFAULT_EXPIRES_IN_HOURS),
+        allow_cart_edit=form.checked("allow_cart_edit"), accepted_payment_methods=methods)
+    return cmd, rename
+
+
+# ---- catalog ----------------------------------------------------------------------------------
+
+PRODUCT_FIELDS = {"name", "description"}
+PRICE_FIELDS = {"unit_amount", "currency", "type", "interval", "interval_count", "product_id"}
+PACKAGE_FIELDS = {"name", "price_ids"}
+COUPON_FIELDS = {"name", "kind", "percent_off", "amount_off", "currency", "duration", "duration_in_months",
+                 "max_redemptions", "redeem_by"}
+# Where the domain names an amount in atoms, the form asks for it as people write it.
+AMOUNT_FIELDS = {"unit_amount_atom": "unit_amount", "amount_off_atom": "amount_off"}
+
+
+def product_command(form: Form) -> catalog.NewProduct:
+    return catalog.NewProduct(name=form.get("name"), description=form.optional("description"))
+
+
+def price_command(form: Form, product_id: str) -> catalog.NewPrice:
+    currency = form.get("currency").upper()
+    price_type = form.get("type") or "one_time"
+    recurring = price_type == "recurring"
+    return catalog.NewPrice(
+        product_id=product_id, unit_amount_atom=amount_atoms(form.get("unit_amount"), currency, "unit_amount"),
+        currency=currency, type=price_type, interval=form.optional("interval") if recurring else None,
+        interval_count=whole_number(form, "interval_count") if recurring else None)
+
+
+def package_command(form: Form) -> catalog.NewPackage:
+    return catalog.NewPackage(name=form.get("name"), price_ids=form.getlist("price_ids"))
+
+
+def coupon_command(form: Form) -> catalog.NewCoupon:
+    percent_off = amount_off = currency = None
+    if form.get("kind") == "amount":
+        currency = form.get("currency").upper()
+        amount_off = amount_atoms(form.get("amount_off"), currency, "amount_off")
+    else:
+        if not re.fullmatch(r"\d{1,3}(\.\d{1,6})?", form.get("percent_off")):
+            raise invalid("percent_off", "enter the percentage as a number, like 20 or 12.5")
+        percent_off = Decimal(form.get("percent_off"))
+    duration = form.get("duration") or "once"
+    redeem_by = None
+    if form.get("redeem_by"):
+        try:
+            day = date.fromisoformat(form.get("redeem_by"))
+        except ValueError:
+            raise invalid("redeem_by", "enter a date, like 2030-12-31") from None
+        redeem_by = datetime.combine(day, time(23, 59, 59), UTC)
+    return catalog.NewCoupon(
+        name=form.get("name"), duration=duration, percent_off=percent_off, amount_off_atom=amount_off,
+        currency=currency,
+        duration_in_months=whole_number(form, "duration_in_months") if duration == "repeating" else None,
+        max_redemptions=whole_number(form, "max_redemptions"), redeem_by=redeem_by)

@@ -1,0 +1,112 @@
+"""Payment Links: the list, Create Payment Link, a link's page (share URL, QR code, settings,
+sessions and counts) and Deactivate."""
+from __future__ import annotations
+
+import segno
+
+from api import views
+from api.dashboard import forms, stats
+from api.dashboard.auth import csrf_token
+from api.dashboard.web import PREFIX, PageNotFound, pager, page_query, read_form, redirect, render
+from domain import listing, payment_links
+from domain.db import utcnow
+from domain.errors import InvalidRequest, NotFound
+from domain.models import CheckoutSession, Coupon, PaymentLink
+from paymentkit.settings import Settings
+
+LINKS = f"{PREFIX}/payment-links"
+
+
+def owned(req, model, object_id: str):
+    try:
+        return listing.get_owned(req.context.uow.session, model, req.context.owner, object_id)
+    except NotFound:
+        raise PageNotFound() from None
+
+
+class LinkList:
+    dashboard = True
+
+    def on_get(self, req, resp) -> None:
+        active = req.get_param("active") if req.get_param("active") in ("true", "false") else ""
+        mode = req.get_param("mode") if req.get_param("mode") in payment_links.MODES else ""
+        filters = {}
+        if active:
+            filters["is_active"] = active == "true"
+        if mode:
+            filters["mode"] = mode
+        query = page_query(req, filters)
+        try:
+            found = listing.page(req.context.uow.session, PaymentLink, req.context.owner, query)
+        except InvalidRequest:  # a cursor from the other mode, or made up
+            return redirect(resp, LINKS)
+        render(req, resp, "links.html", links=found.data, active=active, mode=mode, modes=payment_links.MODES,
+               pages=pager(LINKS, {"active": active, "mode": mode}, found, query), section="links")
+
+
+class LinkNew:
+    dashboard = True
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+
+    def _form(self, req, resp, values, errors=None, status=200) -> None:
+        session, owner = req.context.uow.session, req.context.owner
+        prices = stats.price_labels(session, owner, active_only=True)
+        render(req, resp, "link_new.html", status=status, values=values, errors=errors or {},
+               csrf_token=csrf_token(req), prices=prices, packages=stats.active_packages(session, owner),
+               coupons=[(c.id, stats.coupon_label(c)) for c in stats.active_coupons(session, owner)],
+               methods=payment_links.PAYMENT_METHODS, rows=forms.LINK_ROWS, modes=payment_links.MODES,
+               section="links")
+
+    def on_get(self, req, resp) -> None:
+        self._form(req, resp, {"mode": "payment", "cart": "prices", "methods": "all",
+                               "expires_in_hours": str(payment_links.DEFAULT_EXPIRES_IN_HOURS)})
+
+    def on_post(self, req, resp) -> None:
+        form = read_form(req, self._settings.max_body_bytes)
+        rename: dict[str, str] = {}
+        try:
+            cmd, rename = forms.link_command(form)
+            link = payment_links.create(req.context.uow, req.context.owner, cmd)
+        except InvalidRequest as error:
+            return self._form(req, resp, form.values(), forms.errors_of(error, forms.LINK_FIELDS, rename), 400)
+        redirect(resp, f"{LINKS}/{link.id}")
+
+
+class LinkPage:
+    dashboard = True
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+
+    def on_get(self, req, resp, link_id: str) -> None:
+        link = owned(req, PaymentLink, link_id)
+        session, owner, now = req.context.uow.session, req.context.owner, utcnow()
+        url = views.payment_link(link, self._settings.public_base_url).url
+        qr = segno.make(url, error="m")
+        sessions = listing.page(session, CheckoutSession, owner,
+                                listing.PageQuery(limit=10, filters={"payment_link_id": link.id}))
+        price_ids = [item["price_id"] for item in link.line_items]
+        coupon = session.get(Coupon, link.coupon_id) if link.coupon_id else None
+        render(req, resp, "link.html", link=link, url=url, csrf_token=csrf_token(req),
+               qr_svg=qr.svg_data_uri(scale=5, border=2), qr_png=qr.png_data_uri(scale=10, border=2),
+               prices=stats.price_labels(session, owner, price_ids) if price_ids else {},
+               coupon=stats.coupon_label(coupon) if coupon else None,
+               counts=stats.link_counts(session, owner, link.id, now), sessions=sessions.data,
+               more_sessions=sessions.has_more, now=now, section="links")
+
+
+class LinkDeactivate:
+    """A confirmation page, then the POST that deactivates (shared URLs stop working)."""
+
+    dashboard = True
+
+    def on_get(self, req, resp, link_id: str) -> None:
+        link = owned(req, PaymentLink, link_id)
+        render(req, resp, "link_deactivate.html", link=link, csrf_token=csrf_token(req), section="links")
+
+    def on_post(self, req, resp, link_id: str) -> None:
+        owned(req, PaymentLink, link_id)
+        payment_links.deactivate(req.context.uow, req.context.owner, link_id)
+        redirect(resp, f"{LINKS}/{link_id}")
