@@ -24,7 +24,8 @@ def make_engine(database_url: str, pool_size: int = 4) -> Engine:
         max_overflow=pool_size,
         pool_timeout=5,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": 3},
+        # Every timestamp comes back in UTC, whatever the server's own time zone.
+        connect_args={"connect_timeout": 3, "options": "-c TimeZone=UTC"},
     )
 
 
