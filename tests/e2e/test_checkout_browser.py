@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
@@ -17,69 +12,9 @@ from domain import checkout_sessions
 from domain.checkout_tokens import new_checkout_token
 from domain.ids import new_id
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                                     "(apt-get install -y chromium)"),
-]
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-class ShopPage:
-    """The merchant's own pages (success_url, return_url), served by the same test server."""
-
-    public = True
-
-    def __init__(self, title: str):
-        self.title = title
-
-    def on_get(self, req, resp) -> None:
-        resp.content_type = "text/html"
-        resp.text = f"<!doctype html><title>{self.title}</title><h1>{self.title}</h1>"
-
-
-@pytest.fixture(scope="module")
-def base_url(settings, deps):
-    """The app on 127.0.0.1 over real HTTP; its public and checkout base URLs are this server."""
-    from api.app import create_app
-
-    httpd = make_server("127.0.0.1", 0, lambda environ, start: [], server_class=_ThreadingServer,
-                        handler_class=_QuietHandler)
-    base = f"http://127.0.0.1:{httpd.server_port}"
-    # Its own rate-limit buckets: the browser opens links from 127.0.0.1, the test clients' default address.
-    app = create_app(replace(settings, public_base_url=base, checkout_base_url=base,
-                             redis_key_prefix=f"{settings.redis_key_prefix}e2e:"), deps)
-    app.add_route("/shop/thanks", ShopPage("Thanks for your order"))
-    app.add_route("/shop/cart", ShopPage("Your cart"))
-    httpd.set_app(app)
-    thread = threading.Thread(target=httpd.serve_forever, name="e2e-http", daemon=True)
-    thread.start()
-    yield base
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+# `base_url` (the app over HTTP, with /shop/thanks and /shop/cart) and `browser` (skipped without
+# /usr/bin/chromium) come from tests/e2e/conftest.py.
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
