@@ -44,7 +44,9 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
 
     operations = list(health.OPERATIONS)
     app.add_route("/healthz", health.Health())
-    app.add_route("/readyz", health.Ready(deps.engine, deps.redis))
+    broker = None if settings.redis_url == settings.rate_limit_redis_url else \
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+    app.add_route("/readyz", health.Ready(deps.engine, deps.redis, broker))
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
     checkout_page.add_routes(app, settings)

@@ -1,4 +1,5 @@
-"""`/healthz`: the process is alive. `/readyz`: PostgreSQL and Redis answer."""
+"""`/healthz`: the process is alive. `/readyz`: PostgreSQL and Redis answer (and the broker's
+Redis too, when the rate limiter has a Redis of its own)."""
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -17,12 +18,15 @@ class Health:
 class Ready:
     public = True
 
-    def __init__(self, engine, redis_client):
+    def __init__(self, engine, redis_client, broker_client=None):
         self._engine = engine
         self._redis = redis_client
+        self._broker = broker_client
 
     def on_get(self, req, resp) -> None:
-        checks = {"postgresql": self._postgres_ok(), "redis": self._redis_ok()}
+        checks = {"postgresql": self._postgres_ok(), "redis": self._ping(self._redis)}
+        if self._broker is not None:
+            checks["broker"] = self._ping(self._broker)
         down = [name for name, ok in checks.items() if not ok]
         body = {"status": "unavailable" if down else "ready", "down": down,
                 "checks": {name: ("ok" if ok else "down") for name, ok in checks.items()}}
@@ -36,9 +40,10 @@ class Ready:
         except Exception:
             return False
 
-    def _redis_ok(self) -> bool:
+    @staticmethod
+    def _ping(client) -> bool:
         try:
-            return bool(self._redis.ping())
+            return bool(client.ping())
         except Exception:
             return False
 

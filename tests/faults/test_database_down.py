@@ -1,0 +1,69 @@
+"""PostgreSQL down (a private one, stopped): the merchant API and the share endpoint answer 503
+quickly, /readyz names PostgreSQL, and the worker retries the creation of sessions accepted
+before the outage with backoff, storing each exactly once when the database is back."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.faults.conftest import assert_no_secrets_logged, engine_for, make_shop, stored_ids
+from tests.faults.stack import call, wait_until
+
+pytestmark = pytest.mark.faults
+RETRY_LINE = re.compile(r"checkout_sessions\.create\[(?P<id>cs_\w+)\] retry: Retry in (?P<seconds>\d+)s")
+
+
+def retries(log: str) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for match in RETRY_LINE.finditer(log):
+        found.setdefault(match["id"], []).append(int(match["seconds"]))
+    return found
+
+
+def test_database_down_then_back(private_postgres, redis_client, settings, stack_factory):
+    database_url = private_postgres.url("paymentkit")
+    stack = stack_factory(database_url, settings.redis_url)
+    stack.start_web(workers=2)
+    engine = engine_for(database_url)
+    shop = make_shop(stack, engine)
+    # Accepted while the database is up, not yet stored: no worker runs yet.
+    accepted = [shop.open_link().json["checkout_session_id"] for _ in range(5)]
+    assert stored_ids(engine, shop.link["id"]) == []
+
+    private_postgres.stop()
+    try:
+        worker = stack.start_worker()
+        for method, path, body in [("GET", "/payment-links", None), ("GET", f"/payment-links/{shop.link['id']}", None),
+                                   ("POST", "/products", {"name": "Lost?"})]:
+            answer = shop.api(method, path, body)
+            assert answer.status == 503, (method, path, answer.text)
+            assert answer.seconds < 2, f"{method} {path}: 503 took {answer.seconds:.2f} s"
+            assert answer.json["error"]["code"] == "service_unavailable"
+            assert "Traceback" not in answer.text and "psycopg" not in answer.text
+        opened = shop.open_link()
+        assert opened.status == 503 and opened.seconds < 2 and "/checkout/" not in opened.text
+        ready = call(stack.web_url, "GET", "/readyz")
+        assert ready.status == 503 and ready.json["down"] == ["postgresql"]
+        # The worker keeps trying every accepted session, each with a growing, capped delay.
+        wait_until(lambda: set(accepted) <= {i for i, s in retries(worker.log()).items() if len(s) >= 2}, 30, 0.2,
+                   "every accepted session retried twice")
+        time.sleep(2)
+    finally:
+        private_postgres.start()
+    seen = retries(worker.log())
+    # Backoff, not a hot loop: a few retries each over the outage, never hundreds.
+    assert all(len(delays) <= 8 for delays in seen.values()), seen
+    assert all(delay <= 60 for delays in seen.values() for delay in delays)
+
+    wait_until(lambda: len(stored_ids(engine, shop.link["id"])) >= len(accepted), 70, 0.2,
+               "accepted sessions stored after the database came back")
+    time.sleep(1)  # any duplicate delivery would land now
+    assert sorted(stored_ids(engine, shop.link["id"])) == sorted(accepted)
+    assert shop.api("GET", "/payment-links").status == 200
+    assert call(stack.web_url, "GET", "/readyz").status == 200
+    listed = shop.api("GET", f"/checkout-sessions?payment_link_id={shop.link['id']}&limit=100").json
+    assert sorted(s["id"] for s in listed["data"]) == sorted(accepted)
+    assert_no_secrets_logged(stack, shop)
+    engine.dispose()
