@@ -161,8 +161,8 @@ def effective_expired_at(session: CheckoutSession, now: datetime) -> datetime | 
 
 def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -> CheckoutSession | None:
     stmt = select(CheckoutSession).where(CheckoutSession.checkout_token == checkout_token)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # re-read under the lock, even if this unit of work loaded the row before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return uow.session.scalars(stmt).first()
 
 

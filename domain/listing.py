@@ -44,8 +44,8 @@ def get_owned(session: Session, model: type[T], owner: Owner, object_id: str, *,
     """The object if it belongs to this owner; otherwise NotFound (the same for another account's)."""
     stmt = select(model).where(model.id == object_id, model.account_id == owner.account_id,
                                model.livemode == owner.livemode)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # re-read under the lock, even if this unit of work loaded the row before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     found = session.scalars(stmt).first() if isinstance(object_id, str) else None
     if found is None:
         name = model.__tablename__.rstrip("s").replace("_", " ")
