@@ -15,7 +15,6 @@ ERROR_TYPES = {
     401: "authentication_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
-    409: "idempotency_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
     429: "rate_limit_error",
@@ -66,7 +65,8 @@ def handle_domain_error(req, resp, ex: DomainError, params) -> None:
         status = 409
     else:
         status = 400
-    _write(resp, status, error_body("invalid_request_error", ex.code, ex.message, ex.param))
+    error_type = "idempotency_error" if ex.code == "idempotency_key_reused" else "invalid_request_error"
+    _write(resp, status, error_body(error_type, ex.code, ex.message, ex.param))
 
 
 def handle_http_error(req, resp, ex: falcon.HTTPError, params) -> None:

@@ -2,7 +2,8 @@
 services that check them against this owner's catalog.
 
 A link stores its line items expanded (each price's amount, currency and type) because a
-price's amount never changes; only its `active` flag does, which `load_cart` checks on use.
+price's amount never changes; only its `active` flag does, which the share path checks on every open
+(domain/checkout_sessions.py).
 """
 from __future__ import annotations
 
@@ -278,24 +279,6 @@ def _package_prices(session: Session, owner: Owner, package_ids: Sequence[str]) 
                                                        "no longer active")
             entries.append((f"package_ids[{index}]", price))
     return entries
-
-
-def load_cart(session: Session, link: PaymentLink) -> list[Price] | None:
-    """The link's prices as they are now, or None when the link can no longer be sold (a price or
-    package gone inactive). For line items, one price per item in the link's order; for
-    packages, every package's prices in order (quantity 1 each)."""
-    owner = Owner(link.account_id, link.livemode)
-    if link.package_ids:
-        packages = _owned_by_id(session, Package, owner, link.package_ids)
-        if any(pid not in packages or not packages[pid].active for pid in link.package_ids):
-            return None
-        price_ids = [price_id for pid in link.package_ids for price_id in packages[pid].price_ids]
-    else:
-        price_ids = [item["price_id"] for item in link.line_items]
-    prices = _owned_by_id(session, Price, owner, price_ids)
-    if any(pid not in prices or not prices[pid].active for pid in price_ids):
-        return None
-    return [prices[pid] for pid in price_ids]
 
 
 # ---- services -------------------------------------------------------------------------------

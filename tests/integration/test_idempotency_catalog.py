@@ -34,6 +34,7 @@ def test_same_key_different_body_is_409(merchant, uow_factory):
     result = merchant.post("/products", json={"name": "Cup"}, **keyed("k-2"))
     assert result.status_code == 409
     assert result.json["error"]["code"] == "idempotency_key_reused"
+    assert result.json["error"]["type"] == "idempotency_error"
     assert set(result.json["error"]) == {"type", "code", "message", "param"}
     assert products(uow_factory, merchant.account_id) == 1
 
