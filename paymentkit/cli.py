@@ -144,7 +144,9 @@ def _dev(args: argparse.Namespace) -> int:
         port = os.environ.setdefault("PORT", "8000")
         base = os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
         print(f"PaymentKit on {base}  (readiness: {base}/readyz)\n"
-              f"Make an account:  .venv/bin/paymentkit accounts create --name 'My shop'", flush=True)
+              f"Make an account:  .venv/bin/paymentkit accounts create --name 'My shop'\n"
+              f"Then a dashboard user:  .venv/bin/paymentkit users create --account acct_... --email you@example.com\n"
+              f"and sign in at {base}/dashboard", flush=True)
         (ROOT / ".data").mkdir(exist_ok=True)
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # metrics of all processes, added up by /metrics
             metrics_dir = ROOT / ".data" / "prometheus"

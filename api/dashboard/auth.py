@@ -15,7 +15,8 @@ from urllib.parse import quote, urlsplit
 import falcon
 
 from api.client_ip import client_ip
-from api.dashboard.web import PREFIX, Cookies, read_form, redirect, render, safe_next
+from api.dashboard.web import PREFIX, BadForm, Cookies, read_form, redirect, render, safe_next
+from api.errors import ApiError
 from api.ratelimit import RateLimiter
 from domain import users
 from domain.listing import Owner
@@ -82,7 +83,7 @@ class DashboardAuth:
             return _forbidden(req, resp, "The form was sent from another site.")
         try:
             sent = read_form(req, self._settings.max_body_bytes).get("csrf_token")
-        except Exception:
+        except (BadForm, ApiError):
             sent = ""
         if signed_in:
             expected = req.context.web_session.csrf_token
