@@ -257,8 +257,15 @@ def test_every_form_needs_its_csrf_token(browser, user, uow_factory):
     token = csrf_of(browser.get("/dashboard/products").text)
     assert browser.post("/dashboard/products", {"csrf_token": token, "name": "Cross-site"},
                         headers={"Origin": "https://evil.example"}).status_code == 403
+    assert browser.post("/dashboard/products", {"csrf_token": token, "name": "Sub-site"},
+                        headers={"Sec-Fetch-Site": "same-site"}).status_code == 403
     assert browser.post("/dashboard/products", {"csrf_token": token, "name": "Same-site"},
                         headers={"Origin": "http://falconframework.org"}).status_code == 303
+    # A page with no-referrer makes the browser send `Origin: null`; Sec-Fetch-Site still vouches.
+    assert browser.post("/dashboard/products", {"csrf_token": token, "name": "Null origin"},
+                        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}).status_code == 303
+    assert browser.post("/dashboard/products", {"csrf_token": token, "name": "Null origin"},
+                        headers={"Origin": "null"}).status_code == 403
 
 
 def test_the_sign_in_form_has_csrf_protection_too(client, user):
