@@ -93,7 +93,8 @@ def create_link(page, mode_label: str, name: str, prices: list[tuple[str, int]] 
     return page.url.rsplit("/", 1)[-1]
 
 
-def test_a_merchant_makes_and_shares_a_link_from_nothing(page, context, base_url, owner, shots, celery_worker):
+def test_a_merchant_makes_and_shares_a_link_from_nothing(page, context, base_url, owner, shots, celery_worker,
+                                                         other_merchant):
     # Signed out: the dashboard sends us to sign in, and a wrong password is turned away.
     page.goto(f"{base_url}/dashboard")
     page.wait_for_url(re.compile(r"/dashboard/sign-in"))
@@ -192,6 +193,16 @@ def test_a_merchant_makes_and_shares_a_link_from_nothing(page, context, base_url
     refused = customer.goto(share_url)
     assert refused.status == 404
     assert customer.locator("h1").inner_text() == "This payment link is not available"
+
+    # Another account's link is simply not there; a form post without its CSRF token is refused.
+    theirs = other_merchant.ok("POST", "/payment-links", {"mode": "setup"}, key=other_merchant.test_api_key)
+    assert page.goto(f"{base_url}/dashboard/payment-links/{theirs['id']}").status == 404
+    assert page.locator("h1").inner_text() == "Not found"
+    forged = context.request.post(f"{base_url}/dashboard/payment-links/{subscription}/deactivate",
+                                  form={"confirm": "yes"}, max_redirects=0)
+    assert forged.status == 403
+    page.goto(f"{base_url}/dashboard/payment-links/{subscription}")
+    assert page.get_by_role("link", name="Deactivate").is_visible()  # still active
 
     # Signing out ends it: the dashboard asks to sign in again.
     page.get_by_role("button", name="Sign out").click()

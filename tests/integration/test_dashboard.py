@@ -15,7 +15,7 @@ from domain import checkout_sessions, users
 from domain.checkout_tokens import new_checkout_token
 from domain.db import utcnow
 from domain.ids import new_id
-from domain.models import Coupon, Package, PaymentLink, Price, Product, WebSession
+from domain.models import Coupon, Package, PaymentLink, Product, WebSession
 
 PASSWORD = "correct horse battery"
 _ips = iter(range(1, 1_000_000))
@@ -111,14 +111,6 @@ def sandbox_price(merchant, amount: int, currency: str = "USD", product: str = "
     product_id = merchant.ok("POST", "/products", {"name": product}, key=key)["id"]
     return merchant.ok("POST", "/prices", {"product_id": product_id, "unit_amount_atom": amount,
                                            "currency": currency, **fields}, key=key)
-
-
-def stored(uow_factory, model, object_id):
-    with uow_factory() as uow:
-        found = uow.session.get(model, object_id)
-        if found is not None:
-            uow.session.expunge(found)
-        return found
 
 
 # ---- sign-in, sessions, CSRF ------------------------------------------------------------------
