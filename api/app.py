@@ -7,9 +7,10 @@ import falcon
 import redis
 
 from api import dashboard, errors
+from api.enqueue import CelerySender, TaskSender
 from api.middleware import Authenticate, Idempotency, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
-from api.resources import catalog, checkout_page, health, payment_links
+from api.resources import catalog, checkout_page, checkout_sessions, health, payment_links
 from domain.db import make_engine, session_factory
 from paymentkit.settings import Settings
 
@@ -21,6 +22,7 @@ class Dependencies:
     settings: Settings
     engine: object
     redis: redis.Redis
+    sender: TaskSender
 
 
 def make_dependencies(settings: Settings) -> Dependencies:
@@ -28,6 +30,7 @@ def make_dependencies(settings: Settings) -> Dependencies:
         settings=settings,
         engine=make_engine(settings.database_url, settings.db_pool_size),
         redis=redis.Redis.from_url(settings.rate_limit_redis_url, socket_connect_timeout=1, socket_timeout=1),
+        sender=CelerySender(),
     )
 
 
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app.add_route("/readyz", health.Ready(deps.engine, deps.redis, broker))
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
+    operations += checkout_sessions.add_routes(app, settings, deps.sender)
     checkout_page.add_routes(app, settings)
     dashboard.add_routes(app, settings, deps)
     app.add_route("/openapi.json", OpenApiResource(operations))

@@ -235,3 +235,47 @@ __all__ = ["UNSET", "UnsetType"]
 class ShareOut(Response, kw_only=True):
     checkout_session_id: str
     checkout_url: str
+
+
+# ---- checkout sessions ----------------------------------------------------------------------
+
+class CheckoutSessionLineItemOut(Response, kw_only=True):
+    price_id: str
+    description: str | None
+    quantity: int
+    unit_amount_atom: int
+    currency: str
+    type: str
+    interval: str | None
+    interval_count: int | None
+    amount_atom: int
+
+
+class CheckoutSessionOut(Response, kw_only=True):
+    """`status` is the effective status: an open session past `expires_at` reads as expired,
+    with `expired_at` = `expires_at`, whether or not the sweep has recorded it yet."""
+
+    id: str
+    object: Literal["checkout.session"] = "checkout.session"
+    payment_link_id: str
+    mode: str
+    status: Literal["open", "complete", "expired"]
+    line_items: list[CheckoutSessionLineItemOut]
+    currency: str | None
+    amount_subtotal_atom: int
+    amount_discount_atom: int
+    amount_total_atom: int
+    amount_due_today_atom: int
+    customer_id: str | None
+    coupon_id: str | None
+    free_trial_days: int | None
+    success_url: str | None
+    return_url: str | None
+    accepted_payment_methods: list[str] | None
+    allow_cart_edit: bool
+    checkout_url: str
+    expires_at: datetime
+    created_at: datetime
+    completed_at: datetime | None
+    expired_at: datetime | None
+    livemode: bool

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from api import schemas
-from domain import models
+from domain import checkout_sessions, models
 
 
 def _owned(obj) -> dict:
@@ -48,3 +48,22 @@ def payment_link(link: models.PaymentLink, public_base_url: str) -> schemas.Paym
         allow_cart_edit=link.allow_cart_edit,
         accepted_payment_methods=list(link.accepted_payment_methods) if link.accepted_payment_methods else None,
         metadata=link.metadata_, livemode=link.livemode, created_at=link.created_at, updated_at=link.updated_at)
+
+
+def checkout_session(s: models.CheckoutSession, checkout_base_url: str, now) -> schemas.CheckoutSessionOut:
+    """The session as every reader sees it at `now` (its effective status)."""
+    return schemas.CheckoutSessionOut(
+        id=s.id, payment_link_id=s.payment_link_id, mode=s.mode, status=checkout_sessions.effective_status(s, now),
+        line_items=[schemas.CheckoutSessionLineItemOut(
+            price_id=line["price_id"], description=line.get("description"), quantity=line["quantity"],
+            unit_amount_atom=line["unit_amount_atom"], currency=line["currency"], type=line["type"],
+            interval=line.get("interval"), interval_count=line.get("interval_count"), amount_atom=line["amount_atom"])
+            for line in s.line_items],
+        currency=s.currency, amount_subtotal_atom=s.amount_subtotal_atom, amount_discount_atom=s.amount_discount_atom,
+        amount_total_atom=s.amount_total_atom, amount_due_today_atom=s.amount_due_today_atom,
+        customer_id=s.customer_id, coupon_id=s.coupon_id, free_trial_days=s.free_trial_days,
+        success_url=s.success_url, return_url=s.return_url,
+        accepted_payment_methods=list(s.accepted_payment_methods) if s.accepted_payment_methods else None,
+        allow_cart_edit=s.allow_cart_edit, checkout_url=f"{checkout_base_url}/checkout/{s.checkout_token}",
+        expires_at=s.expires_at, created_at=s.created_at, completed_at=s.completed_at,
+        expired_at=checkout_sessions.effective_expired_at(s, now), livemode=s.livemode)

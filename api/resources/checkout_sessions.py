@@ -1,0 +1,97 @@
+"""Checkout sessions for merchants: list (filtered, by cursor), retrieve, expire by hand.
+
+Every answer shows the effective status at the moment of the request, so a session past its
+`expires_at` reads as expired here whether or not the sweep has recorded it yet.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from api import schemas, views
+from api.enqueue import EnqueueFailed, TaskSender
+from api.http import PAGE_PARAMS, one_of, parse_query, respond, str_param
+from api.openapi import PAGE_QUERY, Operation, QueryParam
+from domain import checkout_sessions, expiry, listing
+from domain.db import utcnow
+from domain.models import CheckoutSession
+from paymentkit import metrics
+from paymentkit.settings import Settings
+
+log = logging.getLogger("paymentkit.api")
+STATUSES = ("open", "complete", "expired")
+LIST_PARAMS = {**PAGE_PARAMS, "payment_link_id": str_param, "status": one_of(*STATUSES)}
+LIST_QUERY = PAGE_QUERY + (
+    QueryParam("payment_link_id", {"type": "string"}, "only sessions made from this link"),
+    QueryParam("status", {"enum": list(STATUSES)}, "the effective status: `open` leaves out sessions past "
+                                                    "expires_at, `expired` includes them"),
+)
+
+
+def list_query(params: dict[str, Any], now) -> listing.PageQuery:
+    filters = {"payment_link_id": params["payment_link_id"]} if "payment_link_id" in params else {}
+    where = [expiry.status_condition(params["status"], now)] if "status" in params else []
+    return listing.PageQuery(limit=params.get("limit", 10), starting_after=params.get("starting_after"),
+                             ending_before=params.get("ending_before"), filters=filters, where=where)
+
+
+class Collection:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.list_shape = schemas.list_of(schemas.CheckoutSessionOut)
+
+    def on_get(self, req, resp, account_id: str) -> None:
+        now = utcnow()
+        query = list_query(parse_query(req, LIST_PARAMS), now)
+        found = listing.page(req.context.uow.session, CheckoutSession, req.context.owner, query)
+        data = [views.checkout_session(s, self.settings.checkout_base_url, now) for s in found.data]
+        respond(resp, self.list_shape(data=data, has_more=found.has_more))
+
+
+class Item:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def on_get(self, req, resp, account_id: str, session_id: str) -> None:
+        found = listing.get_owned(req.context.uow.session, CheckoutSession, req.context.owner, session_id)
+        respond(resp, views.checkout_session(found, self.settings.checkout_base_url, utcnow()))
+
+
+class Expire:
+    """`POST .../expire`: an open session becomes expired now; any other is a 409 `session_not_open`.
+    Once committed, the same follow-up job as the sweep's announces it."""
+
+    def __init__(self, settings: Settings, sender: TaskSender):
+        self.settings = settings
+        self.sender = sender
+
+    def on_post(self, req, resp, account_id: str, session_id: str) -> None:
+        now = utcnow()
+        uow = req.context.uow
+        session = checkout_sessions.expire(uow, req.context.owner, session_id, now)
+        uow.after_commit(lambda: self._announce(session.id, req.context.get("request_id", "")))
+        respond(resp, views.checkout_session(session, self.settings.checkout_base_url, now))
+
+    def _announce(self, session_id: str, request_id: str) -> None:
+        metrics.SESSIONS_EXPIRED.inc()
+        try:
+            self.sender.send("checkout_sessions.expired", [session_id], task_id=f"{session_id}.expired",
+                             queue="expiry", headers={"request_id": request_id})
+        except EnqueueFailed as failure:  # the expiry itself is committed; only the announcement is late
+            log.warning("could not enqueue the expired follow-up of %s: %s", session_id, failure)
+
+
+def add_routes(app, settings: Settings, sender: TaskSender) -> list[Operation]:
+    collection_path = "/api/{account_id}/checkout-sessions"
+    item_path = f"{collection_path}/{{session_id}}"
+    expire_path = f"{item_path}/expire"
+    app.add_route(collection_path, Collection(settings))
+    app.add_route(item_path, Item(settings))
+    app.add_route(expire_path, Expire(settings, sender))
+    out = schemas.CheckoutSessionOut
+    return [
+        Operation("GET", collection_path, "List checkout sessions, newest first", schemas.list_of(out),
+                  query=LIST_QUERY),
+        Operation("GET", item_path, "Retrieve a checkout session", out),
+        Operation("POST", expire_path, "Expire an open checkout session now", out),
+    ]
