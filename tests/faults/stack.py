@@ -291,12 +291,27 @@ class Stack:
         wait_until(ready, 40, 0.1, "celery worker ready")
         return worker
 
+    def send(self, name: str, args: list | None = None) -> None:
+        """Enqueue a job by name on this stack's broker, as beat or an operator would."""
+        from celery import Celery
+
+        sender = Celery("faults-sender")
+        sender.config_from_object("celeryconfig")
+        sender.conf.broker_url = self.redis_url
+        sender.conf.broker_transport_options = {**sender.conf.broker_transport_options,
+                                                "global_keyprefix": self.prefix}
+        sender.send_task(name, args=args or [])
+        sender.close()
+
     def logs(self) -> str:
         return "\n".join(p.log() for p in self.processes)
 
     def close(self) -> None:
         for process in reversed(self.processes):
-            process.stop(timeout=10)
+            if process.name == "worker":
+                process.kill()  # nothing to finish: the test is over and its keys go next
+            else:
+                process.stop(timeout=10)
         client = redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
         try:
             for key in client.scan_iter(match=f"{self.prefix}*", count=1000):
