@@ -47,12 +47,74 @@ def read_json(req: falcon.Request, shape: type[T], max_bytes: int) -> T:
         raise ApiError(415, "unsupported_media_type", "Send the request body as application/json.")
     data = raw_body(req, max_bytes)
     try:
-        return msgspec.json.decode(data, type=shape)
+        decoded = msgspec.json.decode(data, type=shape)
     except msgspec.ValidationError as error:
         message, param = describe_validation_error(str(error))
         raise ApiError(400, "parameter_invalid", message, param) from None
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", "The request body is not valid JSON (UTF-8).") from None
+    except RecursionError:
+        param = _too_deep(data)
+        raise ApiError(400, "parameter_invalid", f"{param or 'The request body'} is nested too deeply.", param) from None
+    if b"\\u0000" in data:  # PostgreSQL refuses NUL in text and jsonb: name it here, not as a 500 there
+        param = _nul_at(decoded)
+        if param is not None:
+            raise ApiError(400, "parameter_invalid", f"{param} must not contain NUL characters", param)
+    return decoded
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """Where the first string (or key) holding a NUL is, named like msgspec names places: a
+    struct's fields and list indexes, and a dict (metadata) by its own name."""
+    if isinstance(value, str):
+        return (path or None) if "\x00" in value else None
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            found = _nul_at(getattr(value, name), f"{path}.{name}" if path else name)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_at(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if _nul_at(key, path) is not None or _nul_at(item, path) is not None:
+                return path or None
+    return None
+
+
+def _too_deep(data: bytes, scan_bytes: int = 64 * 1024) -> str | None:
+    """The top-level field in which the body nests past the decoder's limit: a scan of the first
+    bytes for the key open when the nesting passes 256 (only run on a body already refused)."""
+    depth, key, last_string, start, in_string, escaped = 0, None, None, 0, False, False
+    for index, byte in enumerate(data[:scan_bytes]):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+                if depth == 1:
+                    last_string = data[start:index]
+        elif byte == 0x22:
+            in_string, start = True, index + 1
+        elif byte in b"[{":
+            depth += 1
+            if depth > 256:
+                break
+        elif byte in b"]}":
+            depth -= 1
+        elif byte == 0x3A and depth == 1:  # a colon: the last string was a top-level key
+            key = last_string
+    else:
+        return None
+    try:
+        return msgspec.json.decode(b'"' + key + b'"', type=str) if key is not None else None
+    except msgspec.DecodeError:
+        return None
 
 
 def describe_validation_error(text: str) -> tuple[str, str | None]:

@@ -54,6 +54,8 @@ SELECT l.id, l.account_id, l.livemode, l.mode, l.is_active, l.line_items, l.pack
 
 
 def find_link_for_share(conn: Connection, secure_token: str) -> dict[str, Any] | None:
+    if "\x00" in secure_token:  # no token has one, and PostgreSQL would refuse it as a parameter
+        return None
     row = conn.execute(_LINK_BY_TOKEN, {"token": secure_token}).mappings().first()
     return dict(row) if row is not None else None
 
@@ -160,6 +162,8 @@ def effective_expired_at(session: CheckoutSession, now: datetime) -> datetime | 
 
 
 def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -> CheckoutSession | None:
+    if "\x00" in checkout_token:  # no token has one, and PostgreSQL would refuse it as a parameter
+        return None
     stmt = select(CheckoutSession).where(CheckoutSession.checkout_token == checkout_token)
     if lock:  # re-read under the lock, even if this unit of work loaded the row before
         stmt = stmt.with_for_update().execution_options(populate_existing=True)

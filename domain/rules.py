@@ -15,6 +15,7 @@ MAX_URL_CHARS = 2048
 METADATA_MAX_KEYS = 50
 METADATA_MAX_KEY_CHARS = 40
 METADATA_MAX_BYTES = 8 * 1024
+METADATA_MAX_DEPTH = 5  # {"a": {"b": [1]}} is 3 deep; deeper is a document, not metadata
 MAX_EMAIL_CHARS = 512
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -58,12 +59,30 @@ def require_metadata(metadata: dict[str, Any] | None, param: str = "metadata") -
     for key in metadata:
         if not key or len(key) > METADATA_MAX_KEY_CHARS:
             raise invalid(f"{param}.{key[:METADATA_MAX_KEY_CHARS]}", f"{param} keys must be 1 to {METADATA_MAX_KEY_CHARS} characters")
+    if _depth(metadata) > METADATA_MAX_DEPTH:
+        raise invalid(param, f"{param} may nest objects and arrays at most {METADATA_MAX_DEPTH} deep")
     encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()
     if len(encoded) > METADATA_MAX_BYTES:
         raise invalid(param, f"{param} must be at most {METADATA_MAX_BYTES} bytes as JSON")
     if b"\\u0000" in encoded:
         raise invalid(param, f"{param} must not contain NUL characters")  # PostgreSQL jsonb refuses them
     return metadata
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in `value` (iterative: no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def require_url(url: str | None, param: str) -> None:

@@ -50,7 +50,7 @@ class Share:
 
         now = utcnow()
         link = None
-        if len(secure_token) <= MAX_TOKEN_CHARS:
+        if len(secure_token) <= MAX_TOKEN_CHARS and "\x00" not in secure_token:  # PostgreSQL refuses NUL
             with self._engine.connect() as conn:
                 link = checkout_sessions.find_link_for_share(conn, secure_token)
         session_id = new_id("cs", link["livemode"]) if link else ""

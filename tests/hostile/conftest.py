@@ -1,0 +1,27 @@
+"""Shared by the hostile-input tests: the error shape of SPEC section 5 and a valid link body."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def assert_error(result, status: int, code: str | None = None, param=...) -> dict:
+    """Exactly `{"error": {"type", "code", "message", "param"}}` as JSON, with the given status."""
+    assert result.status_code == status, (result.status, result.text[:500])
+    assert result.headers["content-type"].startswith("application/json")
+    body = json.loads(result.text)
+    assert list(body) == ["error"] and set(body["error"]) == {"type", "code", "message", "param"}
+    error = body["error"]
+    assert all(isinstance(error[k], str) and error[k] for k in ("type", "code", "message"))
+    if code is not None:
+        assert error["code"] == code, error
+    if param is not ...:
+        assert error["param"] == param, error
+    return error
+
+
+@pytest.fixture
+def link_body(merchant) -> dict:
+    price = merchant.price(1000, "USD")
+    return {"name": "Mug", "line_items": [{"price_id": price["id"], "quantity": 1}]}
