@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test test-faults install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -20,6 +20,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/paymentkit dev test $(ARGS)
+
+# Faults and load: the service as gunicorn and Celery subprocesses, private PostgreSQL and Redis
+# stopped, frozen and restarted, workers SIGKILLed, the share endpoint under load (docs/reliability.md).
+test-faults: $(STAMP)
+	$(BIN)/paymentkit dev test -m faults $(ARGS)
 
 clean:
 	rm -rf $(VENV) .data

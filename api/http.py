@@ -23,7 +23,7 @@ def _encode_other(obj: Any) -> Any:
 
 _encoder = msgspec.json.Encoder(enc_hook=_encode_other)
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
-_FIELD = re.compile(r"field `(?P<field>[^`]*)`")
+_FIELD = re.compile(r"field `(?P<field>.*)`", re.S)  # greedy: a name may hold a backtick
 
 
 def raw_body(req: falcon.Request, max_bytes: int) -> bytes:
@@ -126,11 +126,12 @@ def describe_validation_error(text: str) -> tuple[str, str | None]:
         path = match.group("path").lstrip(".").split("[...]")[0]
         text = text[: match.start()]
     field = _FIELD.search(text)
-    if field and ("unknown field" in text or "missing required field" in text):
+    named = bool(field and ("unknown field" in text or "missing required field" in text))
+    if named:
         path = f"{path}.{field.group('field')}" if path else field.group("field")
-    param = path or None
+    param = path if path or named else None  # an unknown field may be named "" - that is its name
     if "unknown field" in text:
-        return f"Received unknown parameter: {param}", param
+        return f"Received unknown parameter: {param or repr(param)}", param
     if "missing required field" in text:
         return f"Missing required parameter: {param}", param
     return (f"Invalid {param}: {text}" if param else f"Invalid request body: {text}"), param

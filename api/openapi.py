@@ -32,10 +32,12 @@ class Operation:
     extra_responses: dict[int, str] = field(default_factory=dict)
 
 
+# What `api.http.str_param` accepts.
+ID_QUERY = {"type": "string", "minLength": 1, "maxLength": 255}
 PAGE_QUERY = (
     QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
-    QueryParam("starting_after", {"type": "string"}, "id of the object after which the page starts"),
-    QueryParam("ending_before", {"type": "string"}, "id of the object before which the page ends"),
+    QueryParam("starting_after", ID_QUERY, "id of the object after which the page starts"),
+    QueryParam("ending_before", ID_QUERY, "id of the object before which the page ends"),
 )
 
 
@@ -70,6 +72,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if op.response is not None:
         responses[str(op.status)] = {"description": "OK", "content": {"application/json": {"schema": _ref(op.response)}}}
+    else:
+        responses[str(op.status)] = {"description": "OK"}
     for status, description in op.extra_responses.items():
         responses[str(status)] = {"description": description}
     for status, description in ({400: "Invalid request", 404: "Not found", 429: "Rate limited"} if op.public else

@@ -25,3 +25,22 @@ def assert_error(result, status: int, code: str | None = None, param=...) -> dic
 def link_body(merchant) -> dict:
     price = merchant.price(1000, "USD")
     return {"name": "Mug", "line_items": [{"price_id": price["id"], "quantity": 1}]}
+
+
+class FuzzMerchant:
+    """One account for a whole fuzz run, made once (Hypothesis calls the test many times)."""
+
+    def __init__(self, account_id: str, api_key: str):
+        self.account_id = account_id
+        self.api_key = api_key
+
+
+@pytest.fixture(scope="module")
+def fuzz_merchant(deps) -> FuzzMerchant:
+    from domain.accounts import create_account
+    from domain.db import UnitOfWork, session_factory
+
+    with UnitOfWork(session_factory(deps.engine)) as uow:
+        made = create_account(uow, "Fuzzed shop")
+        uow.commit()
+    return FuzzMerchant(made.account_id, made.api_key)
