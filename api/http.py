@@ -33,7 +33,12 @@ def raw_body(req: falcon.Request, max_bytes: int) -> bytes:
         return cached
     if req.content_length is not None and req.content_length > max_bytes:
         raise ApiError(413, "body_too_large", f"The request body must be at most {max_bytes} bytes.")
-    data = req.bounded_stream.read(max_bytes + 1)
+    if req.content_length is None and req.env.get("wsgi.input_terminated"):
+        # A chunked body (no Content-Length): Falcon's bounded stream would read nothing, but the
+        # server (gunicorn) says its input ends where the body ends, so read it, bounded.
+        data = req.stream.read(max_bytes + 1)
+    else:
+        data = req.bounded_stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ApiError(413, "body_too_large", f"The request body must be at most {max_bytes} bytes.")
     req.context.raw_body = data

@@ -24,6 +24,9 @@ def make_engine(database_url: str, pool_size: int = 4) -> Engine:
         max_overflow=pool_size,
         pool_timeout=5,
         pool_pre_ping=True,
+        # Errors never repeat a statement's parameters: they are checkout and share tokens, and
+        # errors get logged (the API's last resort, Celery's retry lines).
+        hide_parameters=True,
         # Every timestamp comes back in UTC, whatever the server's own time zone.
         connect_args={"connect_timeout": 3, "options": "-c TimeZone=UTC"},
     )

@@ -1,0 +1,136 @@
+"""Every merchant endpoint of the OpenAPI document (so a new one is walked without anyone adding
+it here), called on one account's objects with no key, a wrong key, another account's key and
+the account's own key of the other mode: 401 or 404, never a byte of the objects, nothing changed.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import wait_for
+
+# The object an `{..._id}` path parameter names, by the collection before it in the path.
+KINDS = {"products": "product", "prices": "price", "packages": "package", "coupons": "coupon",
+         "customers": "customer", "payment-links": "link", "checkout-sessions": "session"}
+# A valid body for each request shape a walked write may need (an unknown shape fails the walk:
+# add its body here, so the new endpoint is walked with a request that would otherwise succeed).
+BODIES = {
+    "ActiveUpdate": {"active": False},
+    "PaymentLinkUpdate": {"is_active": False, "name": "Taken over"},
+    "ProductCreate": {"name": "Intruder"},
+    "CustomerCreate": {"email": "intruder@example.com"},
+    "CouponCreate": {"name": "Free", "percent_off": 100},
+}
+
+
+@pytest.fixture
+def victim(merchant, client, celery_worker, uow_factory):
+    """One live account with one of everything, named so that a leak is easy to see."""
+    product = merchant.ok("POST", "/products", {"name": "Victim widget", "metadata": {"secret": "victim-meta"}})
+    price = merchant.price(4242, "USD", product_id=product["id"])
+    package = merchant.ok("POST", "/packages", {"name": "Victim kit", "price_ids": [price["id"]]})
+    coupon = merchant.ok("POST", "/coupons", {"name": "Victim coupon", "percent_off": 10})
+    customer = merchant.ok("POST", "/customers", {"email": "victim@example.com", "name": "Victim Person"})
+    link = merchant.ok("POST", "/payment-links", {"name": "Victim link", "line_items": [{"price_id": price["id"]}],
+                                                  "customer_id": customer["id"], "coupon_id": coupon["id"]})
+    opened = client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers={"Accept": "application/json"},
+                                 remote_addr="10.250.0.1")
+    assert opened.status_code == 200, opened.text
+    session_id = opened.json["checkout_session_id"]
+    wait_for(lambda: merchant.get(f"/checkout-sessions/{session_id}").status_code == 200)
+    objects = {"product": product, "price": price, "package": package, "coupon": coupon, "customer": customer,
+               "link": link, "session": merchant.ok("GET", f"/checkout-sessions/{session_id}")}
+    return merchant, objects
+
+
+def secrets_of(objects: dict) -> list[str]:
+    """Strings that appear only in the victim's objects."""
+    link, session = objects["link"], objects["session"]
+    found = [o["id"] for o in objects.values()]
+    found += [link["secure_token"], session["checkout_url"].rsplit("/", 1)[-1], "Victim", "victim-meta",
+              "victim@example.com", "4242"]
+    return found
+
+
+def merchant_operations(client) -> list[tuple[str, str, dict]]:
+    document = client.simulate_get("/openapi.json").json
+    operations = [(method.upper(), path, operation) for path, methods in document["paths"].items()
+                  for method, operation in methods.items() if operation.get("security")]
+    assert len(operations) >= 20, "the document lists fewer merchant operations than the API has"
+    return operations
+
+
+def concrete(path: str, account_id: str, objects: dict) -> str:
+    def fill(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "account_id":
+            return account_id
+        collection = path[:match.start()].rstrip("/").rsplit("/", 1)[-1]
+        assert collection in KINDS, f"{path}: which object does {{{name}}} name? Add {collection!r} to KINDS"
+        return objects[KINDS[collection]]["id"]
+
+    return re.sub(r"\{([^}]+)\}", fill, path)
+
+
+def body_for(operation: dict) -> dict | None:
+    if "requestBody" not in operation:
+        return None
+    name = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    return BODIES.get(name, {})
+
+
+def call(client, method: str, url: str, key: str | None, body: dict | None):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    result = client.simulate_request(method, url, headers=headers, json=body)
+    result.sent = url + json.dumps(body) + (key or "")
+    return result
+
+
+def assert_refused(result, statuses: set[int], leaks: list[str], what: str) -> None:
+    assert result.status_code in statuses, (what, result.status, result.text[:300])
+    error = json.loads(result.text)["error"]
+    assert set(error) == {"type", "code", "message", "param"}, what
+    for secret in leaks:
+        if secret not in result.sent:  # "No such product: 'prod_...'" repeats what the caller sent
+            assert secret not in result.text, f"{what}: the answer shows {secret!r}"
+
+
+def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, other_merchant):
+    merchant, objects = victim
+    leaks = secrets_of(objects)
+    own = f"/api/{merchant.account_id}"
+    for method, path, operation in merchant_operations(client):
+        url = concrete(path, merchant.account_id, objects)
+        body = body_for(operation)
+        if method in ("POST", "PATCH", "PUT") and body == {} and operation["requestBody"].get("required"):
+            name = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            assert method == "POST" and not path.endswith("}"), f"{method} {path}: add a body for {name} to BODIES"
+        what = f"{method} {path}"
+        # (a) no key, (b) a key that is no key at all, and a test key of nobody
+        assert_refused(call(client, method, url, None, body), {401}, leaks, f"{what} without a key")
+        for wrong in ("sk_live_" + "A" * 32, merchant.api_key[:-1] + ("a" if merchant.api_key[-1] != "a" else "b"),
+                      "sk_test_" + merchant.api_key[8:], objects["link"]["secure_token"]):
+            assert_refused(call(client, method, url, wrong, body), {401}, leaks, f"{what} with a wrong key")
+        # (c) another account's keys, on this account's URL
+        for key in (other_merchant.api_key, other_merchant.test_api_key):
+            assert_refused(call(client, method, url, key, body), {404}, leaks, f"{what} with another account's key")
+        # (c') another account's key on its own URL, naming this account's objects
+        foreign_url = url.replace(own, f"/api/{other_merchant.account_id}", 1)
+        if path.rstrip("/").endswith("}"):
+            assert_refused(call(client, method, foreign_url, other_merchant.api_key, body), {404}, leaks,
+                           f"{what} naming another account's object")
+        # (d) this account's test key on its live objects
+        if path.rstrip("/").endswith("}") or "/{" in path.split("{account_id}", 1)[1]:
+            assert_refused(call(client, method, url, merchant.test_api_key, body), {404}, leaks,
+                           f"{what} with the other mode's key")
+        elif method == "GET":
+            listed = call(client, method, url, merchant.test_api_key, None)
+            assert listed.status_code == 200, (what, listed.text)
+            assert listed.json["data"] == [], f"{what}: the test key lists live objects"
+    # Nothing the walk sent changed anything.
+    for kind, before in objects.items():
+        path = {"link": "payment-links", "session": "checkout-sessions"}.get(kind, kind + "s")
+        after = merchant.ok("GET", f"/{path}/{before['id']}")
+        assert after == before, f"the {kind} changed during the walk"
