@@ -18,8 +18,12 @@ broker_connection_retry_on_startup = True
 broker_transport_options = {
     # Each test run (and each deployment sharing a Redis) gets its own key space.
     "global_keyprefix": _settings.redis_key_prefix,
-    # A message not acked within this many seconds is delivered again (acks_late + a crash).
-    "visibility_timeout": 3600,
+    # A message not acked within this many seconds is delivered again (acks_late + a crash). When
+    # a whole worker dies (SIGKILL, OOM), the sessions it held wait this long (plus kombu's restore
+    # period, 100 s) to be stored: well inside the hosted page's 10-minute "preparing" window.
+    # Longer than any countdown (creation retries back off to 60 s); a sweep outliving it is
+    # delivered again and steps aside (advisory lock); tests/faults/test_worker_killed.py.
+    "visibility_timeout": 300,
     "socket_timeout": 2,
     "socket_connect_timeout": 2,
 }

@@ -209,3 +209,21 @@ def test_killed_in_the_middle_of_a_sweep(kill_stack, kill_database, moment):
                              {"like": ids_like}).scalar_one()
     assert wrong == 0
     worker.kill()
+
+
+def test_a_dead_workers_sessions_come_back_while_the_page_still_says_preparing():
+    """The tests above shorten the broker's visibility timeout to run in seconds; in production,
+    a session held by a worker that died whole is delivered again within `visibility_timeout`
+    plus kombu's restore period, which must end before the hosted page gives up on it."""
+    import celeryconfig
+    from kombu.transport.redis import Channel
+
+    from api.resources.checkout_page import PREPARING_FOR
+    from workers.tasks import create_checkout_session
+
+    options = celeryconfig.broker_transport_options
+    restore_period = (options.get("unacked_restore_interval", Channel.unacked_restore_interval)
+                      * options.get("unacked_restore_throttle", Channel.unacked_restore_throttle))
+    assert options["visibility_timeout"] + restore_period < PREPARING_FOR.total_seconds()
+    # Longer than the creation task's longest retry countdown (else a waiting retry is delivered again).
+    assert options["visibility_timeout"] > create_checkout_session.retry_backoff_max
