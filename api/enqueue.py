@@ -13,6 +13,13 @@ class TaskSender(Protocol):
     def send(self, name: str, args: list[Any], *, task_id: str, queue: str, headers: dict[str, str] | None = None) -> None: ...
 
 
+# The share endpoint answers 503 within 2 s when the broker is down. A broker that keeps its port
+# open but never answers (frozen, overloaded) costs at least one socket timeout per publish (three
+# through kombu's send_task: 6 s with celeryconfig's 2 s, tests/faults/test_broker_down.py), so the
+# web process talks to the broker with 0.5 s timeouts. Workers keep celeryconfig's.
+WEB_SOCKET_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+
+
 class EnqueueFailed(Exception):
     """The broker did not take the job; nothing was handed out."""
 
@@ -25,6 +32,8 @@ class CelerySender:
         if celery_app is None:
             celery_app = Celery("paymentkit-web")
             celery_app.config_from_object("celeryconfig")
+            celery_app.conf.broker_transport_options = {**celery_app.conf.broker_transport_options,
+                                                        **WEB_SOCKET_TIMEOUTS}
         self._app = celery_app
 
     def send(self, name: str, args: list[Any], *, task_id: str, queue: str, headers: dict[str, str] | None = None) -> None:
