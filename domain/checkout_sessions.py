@@ -60,6 +60,12 @@ def find_link_for_share(conn: Connection, secure_token: str) -> dict[str, Any] |
     return dict(row) if row is not None else None
 
 
+def link_for_share_sql(dialect) -> str:
+    """The same read as `find_link_for_share`, as SQL for the driver itself (parameter `token`):
+    the share endpoint runs it without SQLAlchemy's execution layer, its largest cost there."""
+    return str(_LINK_BY_TOKEN.compile(dialect=dialect))
+
+
 def _coupon_terms(coupon: dict[str, Any] | None) -> CouponTerms | None:
     if coupon is None:
         return None

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
+from psycopg.rows import dict_row
+
 from api import schemas
 from api.client_ip import client_ip
 from api.enqueue import EnqueueFailed, TaskSender
@@ -34,10 +37,30 @@ class Share:
 
     def __init__(self, settings: Settings, engine, limiter: RateLimiter, sender: TaskSender):
         self._settings = settings
-        # Autocommit: a single read needs no BEGIN/ROLLBACK round trips.
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = engine
+        self._link_sql = checkout_sessions.link_for_share_sql(engine.dialect)
         self._limiter = limiter
         self._sender = sender
+
+    def _find_link(self, secure_token: str) -> dict | None:
+        """`checkout_sessions.find_link_for_share` on the driver itself, through the engine's pool
+        (pre-ping included): SQLAlchemy's execution and result layers tripled this read's CPU cost
+        (bench/README.md). Autocommit: a single read needs no BEGIN/ROLLBACK round trips."""
+        pooled = self._engine.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            driver.autocommit = True
+            try:
+                with driver.cursor(row_factory=dict_row) as cursor:
+                    return cursor.execute(self._link_sql, {"token": secure_token}).fetchone()
+            finally:
+                driver.autocommit = False
+        except psycopg.OperationalError:
+            pooled.invalidate()
+            raise ApiError(503, "service_unavailable", "A service this request needs is unavailable; try again shortly.",
+                           headers={"Retry-After": "5"}) from None
+        finally:
+            pooled.close()
 
     def on_get(self, req, resp, secure_token: str) -> None:
         decision = self._limiter.check(client_ip(req, self._settings.trusted_proxy_count))
@@ -51,8 +74,7 @@ class Share:
         now = utcnow()
         link = None
         if len(secure_token) <= MAX_TOKEN_CHARS and "\x00" not in secure_token:  # PostgreSQL refuses NUL
-            with self._engine.connect() as conn:
-                link = checkout_sessions.find_link_for_share(conn, secure_token)
+            link = self._find_link(secure_token)
         session_id = new_id("cs", link["livemode"]) if link else ""
         checkout_token = new_checkout_token(self._settings.secret_key, now)
         snapshot = checkout_sessions.new_session(link, session_id=session_id, checkout_token=checkout_token, now=now)
