@@ -95,11 +95,14 @@ def handle_unexpected(req, resp, ex: Exception, params) -> None:
 
 
 def _is_unavailable(ex: Exception) -> bool:
-    """Database or Redis out of reach: a 503, not a 500."""
+    """Database or Redis out of reach: a 503, not a 500 (also from the driver itself, which a raw
+    pooled connection raises unwrapped)."""
+    import psycopg
     from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
     import redis
 
-    return isinstance(ex, (OperationalError, PoolTimeout, redis.ConnectionError, redis.TimeoutError))
+    return isinstance(ex, (OperationalError, PoolTimeout, psycopg.OperationalError, redis.ConnectionError,
+                           redis.TimeoutError))
 
 
 def install(app: falcon.App) -> None:

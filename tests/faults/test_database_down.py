@@ -35,6 +35,7 @@ def test_database_down_then_back(private_postgres, redis_client, settings, stack
     private_postgres.stop()
     try:
         worker = stack.start_worker()
+        measured = {}
         for method, path, body in [("GET", "/payment-links", None), ("GET", f"/payment-links/{shop.link['id']}", None),
                                    ("POST", "/products", {"name": "Lost?"})]:
             answer = shop.api(method, path, body)
@@ -42,6 +43,7 @@ def test_database_down_then_back(private_postgres, redis_client, settings, stack
             assert answer.seconds < 2, f"{method} {path}: 503 took {answer.seconds:.2f} s"
             assert answer.json["error"]["code"] == "service_unavailable"
             assert "Traceback" not in answer.text and "psycopg" not in answer.text
+            measured[f"{method} {path.split('/')[1]}"] = answer.seconds
         opened = shop.open_link()
         assert opened.status == 503 and opened.seconds < 2 and "/checkout/" not in opened.text
         ready = call(stack.web_url, "GET", "/readyz")
@@ -52,6 +54,7 @@ def test_database_down_then_back(private_postgres, redis_client, settings, stack
         time.sleep(2)
     finally:
         private_postgres.start()
+    back = time.monotonic()
     seen = retries(worker.log())
     # Backoff, not a hot loop: a few retries each over the outage, never hundreds.
     assert all(len(delays) <= 8 for delays in seen.values()), seen
@@ -59,8 +62,12 @@ def test_database_down_then_back(private_postgres, redis_client, settings, stack
 
     wait_until(lambda: len(stored_ids(engine, shop.link["id"])) >= len(accepted), 70, 0.2,
                "accepted sessions stored after the database came back")
+    stored_after = time.monotonic() - back
     time.sleep(1)  # any duplicate delivery would land now
     assert sorted(stored_ids(engine, shop.link["id"])) == sorted(accepted)
+    print(f"\nPostgreSQL stopped: merchant API 503 in {', '.join(f'{k} {v:.2f} s' for k, v in measured.items())}; "
+          f"share 503 in {opened.seconds:.2f} s; retries (s) {sorted(seen.values())}; all {len(accepted)} stored "
+          f"{stored_after:.1f} s after PostgreSQL was back")
     assert shop.api("GET", "/payment-links").status == 200
     assert call(stack.web_url, "GET", "/readyz").status == 200
     listed = shop.api("GET", f"/checkout-sessions?payment_link_id={shop.link['id']}&limit=100").json

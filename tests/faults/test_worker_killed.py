@@ -137,8 +137,11 @@ def test_killed_in_the_middle_of_creations(kill_stack, kill_database, phase, vic
         assert committed_before_restart == set()
     if victim == "whole worker":
         worker = kill_stack.start_worker(app=app)
+    back = time.monotonic()
     wait_until(lambda: set(stored_ids(engine, shop.link["id"])) >= set(accepted), 45, 0.2,
                "every accepted session stored")
+    print(f"\nkilled ({victim}, in the {phase}): {len(committed_before_restart)} committed before the restart, all "
+          f"{len(accepted)} stored {time.monotonic() - back:.1f} s after the worker was back")
     time.sleep(1.5)  # a duplicate delivery would land now
     assert sorted(stored_ids(engine, shop.link["id"])) == sorted(accepted)
     inserts = audit(engine, "cs_%", "INSERT")
@@ -191,6 +194,7 @@ def test_killed_in_the_middle_of_a_sweep(kill_stack, kill_database, moment):
     assert len(audit(engine, ids_like, "UPDATE")) == committed
 
     worker = kill_stack.start_worker(app="tests.faults.worker_app")
+    back = time.monotonic()
 
     def all_expired() -> bool:
         with engine.connect() as conn:
@@ -201,6 +205,8 @@ def test_killed_in_the_middle_of_a_sweep(kill_stack, kill_database, moment):
         return still_open == 0
 
     wait_until(all_expired, 60, 1.0, "every due session expired after the restart")
+    print(f"\nkilled in a sweep's {moment} ({committed} committed): all {DUE} expired "
+          f"{time.monotonic() - back:.1f} s after the worker was back")
     writes = audit(engine, ids_like, "UPDATE")
     assert len(writes) == DUE and set(writes.values()) == {1}, "a session was expired twice"
     with engine.connect() as conn:
