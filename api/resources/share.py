@@ -46,21 +46,24 @@ class Share:
         """`checkout_sessions.find_link_for_share` on the driver itself, through the engine's pool
         (pre-ping included): SQLAlchemy's execution and result layers tripled this read's CPU cost
         (bench/README.md). Autocommit: a single read needs no BEGIN/ROLLBACK round trips."""
-        pooled = self._engine.raw_connection()
         try:
-            driver = pooled.driver_connection
-            driver.autocommit = True
+            pooled = self._engine.raw_connection()  # the driver's own error when it cannot connect
             try:
-                with driver.cursor(row_factory=dict_row) as cursor:
-                    return cursor.execute(self._link_sql, {"token": secure_token}).fetchone()
+                driver = pooled.driver_connection
+                driver.autocommit = True
+                try:
+                    with driver.cursor(row_factory=dict_row) as cursor:
+                        return cursor.execute(self._link_sql, {"token": secure_token}).fetchone()
+                finally:
+                    driver.autocommit = False
+            except psycopg.OperationalError:
+                pooled.invalidate()
+                raise
             finally:
-                driver.autocommit = False
+                pooled.close()
         except psycopg.OperationalError:
-            pooled.invalidate()
             raise ApiError(503, "service_unavailable", "A service this request needs is unavailable; try again shortly.",
                            headers={"Retry-After": "5"}) from None
-        finally:
-            pooled.close()
 
     def on_get(self, req, resp, secure_token: str) -> None:
         decision = self._limiter.check(client_ip(req, self._settings.trusted_proxy_count))
