@@ -33,6 +33,11 @@ class FuzzMerchant:
     def __init__(self, account_id: str, api_key: str):
         self.account_id = account_id
         self.api_key = api_key
+        self._clients = iter(range(1, 1 << 32))
+
+    def next_ip(self) -> str:
+        n = next(self._clients)
+        return f"2001:db8:{n >> 16:x}:{n & 0xffff:x}::1"
 
 
 @pytest.fixture(scope="module")

@@ -42,10 +42,10 @@ def test_merchant_api_answers_are_never_cached_or_sniffed(client, merchant):
         "404": merchant.get("/payment-links/pl_live_nothing"),
         "405": merchant.delete("/products"),
         "share 200": client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers=JSON,
-                                         remote_addr="10.252.0.1"),
+                                         remote_addr="198.19.252.1"),
         "share 303": client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers={"Accept": "text/html"},
-                                         remote_addr="10.252.0.2"),
-        "share 404": client.simulate_get("/api/pay/share/nothing", headers=JSON, remote_addr="10.252.0.3"),
+                                         remote_addr="198.19.252.2"),
+        "share 404": client.simulate_get("/api/pay/share/nothing", headers=JSON, remote_addr="198.19.252.3"),
     }.items():
         assert_api_headers(result, what)
 
@@ -53,13 +53,13 @@ def test_merchant_api_answers_are_never_cached_or_sniffed(client, merchant):
 def test_hosted_pages_may_not_be_framed_and_load_nothing_from_elsewhere(client, merchant):
     link = merchant.ok("POST", "/payment-links", {"line_items": [{"price_id": merchant.price()["id"]}]})
     opened = client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers={"Accept": "text/html"},
-                                 remote_addr="10.252.1.1")
+                                 remote_addr="198.19.253.1")
     page_path = "/checkout/" + opened.headers["location"].rsplit("/checkout/", 1)[1]
     for what, result in {
         "preparing or ready": client.simulate_get(page_path),
         "unknown token": client.simulate_get("/checkout/nothing-here"),
         "share 404 page": client.simulate_get("/api/pay/share/nothing", headers={"Accept": "text/html"},
-                                              remote_addr="10.252.1.2"),
+                                              remote_addr="198.19.253.2"),
     }.items():
         assert result.headers["content-type"].startswith("text/html"), what
         assert_page_headers(result.headers, what)

@@ -31,9 +31,9 @@ def full_flow(merchant, client) -> list[str]:
     merchant.get("/payment-links", key=merchant.test_api_key)
     merchant.get("/payment-links", key=merchant.api_key[:-2] + "xx")  # a wrong key: 401, and it is logged?
     opened = client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers={"Accept": "application/json"},
-                                 remote_addr="10.251.0.1")
+                                 remote_addr="198.19.251.1")
     browser = client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers={"Accept": "text/html"},
-                                  remote_addr="10.251.0.2")
+                                  remote_addr="198.19.251.2")
     tokens = [opened.json["checkout_url"].rsplit("/", 1)[-1], browser.headers["location"].rsplit("/", 1)[-1]]
     session_id = opened.json["checkout_session_id"]
     wait_for(lambda: merchant.get(f"/checkout-sessions/{session_id}").status_code == 200)
@@ -42,7 +42,7 @@ def full_flow(merchant, client) -> list[str]:
                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert paid.status_code == 303, paid.text
     client.simulate_get(f"/checkout/{tokens[1][:-3]}abc")  # a forged token
-    client.simulate_get(f"/api/pay/share/{link['secure_token']}x", remote_addr="10.251.0.3")
+    client.simulate_get(f"/api/pay/share/{link['secure_token']}x", remote_addr="198.19.251.3")
     assert merchant.ok("GET", f"/checkout-sessions/{session_id}")["status"] == "complete"
     return [merchant.api_key, merchant.test_api_key, link["secure_token"], *tokens]
 

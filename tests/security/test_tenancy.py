@@ -36,7 +36,7 @@ def victim(merchant, client, celery_worker, uow_factory):
     link = merchant.ok("POST", "/payment-links", {"name": "Victim link", "line_items": [{"price_id": price["id"]}],
                                                   "customer_id": customer["id"], "coupon_id": coupon["id"]})
     opened = client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers={"Accept": "application/json"},
-                                 remote_addr="10.250.0.1")
+                                 remote_addr="198.19.250.1")
     assert opened.status_code == 200, opened.text
     session_id = opened.json["checkout_session_id"]
     wait_for(lambda: merchant.get(f"/checkout-sessions/{session_id}").status_code == 200)
