@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, and_, or_, select, text
+from sqlalchemy import Engine, and_, or_, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 

@@ -22,7 +22,6 @@ from sqlalchemy import text
 
 import workers
 from domain import checkout_sessions, expiry
-from domain.models import CheckoutSession
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

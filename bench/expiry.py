@@ -1,0 +1,180 @@
+"""Expiry sweep vs one bare UPDATE, over 1,000,000 due sessions, in a scratch database.
+
+    .venv/bin/python -m bench.expiry [--rows N] [--batch-sizes 2000,5000,10000,20000] [--fan-out N]
+
+Prints rows/s of `domain.expiry.sweep` at each batch size and of one set-based
+`UPDATE ... WHERE status = 'open' AND expires_at <= now` of the same rows (measured before and
+after the sweeps; the faster is the baseline), and the ratio sweep / bare (target >= 0.7).
+Every measurement starts from the same state: rows reset to open, VACUUM ANALYZE, CHECKPOINT.
+Then the whole path with follow-up jobs for `--fan-out` rows, and what the broker holds after:
+queue lengths, messages carrying an ETA (none) and unacked deliveries.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+_INSERT = """
+INSERT INTO checkout_sessions (id, account_id, livemode, created_at, updated_at, payment_link_id, checkout_token,
+    mode, status, line_items, currency, amount_subtotal_atom, amount_discount_atom, amount_total_atom,
+    amount_due_today_atom, allow_cart_edit, success_url, expires_at)
+SELECT 'cs_live_bench' || lpad(i::text, 12, '0'), 'acct_' || (i %% 1000), true, e - interval '24 hours',
+       e - interval '24 hours', 'plink_' || (i %% 5000), md5(i::text) || md5((-i)::text), 'payment', 'open',
+       jsonb_build_array(jsonb_build_object('price_id', 'price_' || (i %% 97), 'description', null, 'quantity', 2,
+           'unit_amount_atom', 1999, 'currency', 'USD', 'type', 'one_time', 'interval', null,
+           'interval_count', null, 'amount_atom', 3998)),
+       'USD', 3998, 0, 3998, 3998, false, 'https://shop.example/thanks', e
+  FROM generate_series(1, %(n)s) AS i,
+       LATERAL (SELECT %(now)s::timestamptz - (i %% 86400) * interval '1 second') AS t(e)
+"""
+_RESET = "UPDATE checkout_sessions SET status = 'open', expired_at = NULL WHERE status = 'expired'"
+_BARE = ("UPDATE checkout_sessions SET status = 'expired', expired_at = expires_at, updated_at = %(now)s "
+         "WHERE status = 'open' AND expires_at <= %(now)s")
+
+
+@contextmanager
+def scratch_database():
+    """A fresh database migrated with Alembic, dropped afterwards whatever happens."""
+    import psycopg
+
+    from paymentkit.cli import migrate
+    from paymentkit.servers import with_database
+
+    admin = os.environ["DATABASE_URL"]
+    name = f"pk_bench_expiry_{secrets.token_hex(4)}"
+    maintenance = with_database(admin, "postgres")
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = with_database(admin, name)
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def settle(raw) -> None:
+    """Every measurement from the same state: all rows open, no dead tuples, fresh statistics."""
+    raw.execute(_RESET)
+    raw.execute("VACUUM (ANALYZE) checkout_sessions")
+    raw.execute("CHECKPOINT")
+
+
+def timed_bare(raw) -> tuple[int, float]:
+    started = time.perf_counter()
+    rows = raw.execute(_BARE, {"now": NOW}).rowcount
+    return rows, time.perf_counter() - started
+
+
+def timed_sweep(engine, batch_size: int) -> tuple[int, float, int]:
+    from domain import expiry
+
+    started = time.perf_counter()
+    result = expiry.sweep(engine, NOW, batch_size)
+    return result.expired, time.perf_counter() - started, result.batches
+
+
+def broker_holdings(redis_client, prefix: str) -> dict[str, int]:
+    """What Redis holds for Celery under this run's prefix: messages per queue (every priority
+    list), how many of them carry an ETA, and deliveries taken but not acked."""
+    queued: dict[str, int] = {}
+    with_eta = 0
+    for key in redis_client.scan_iter(match=f"{prefix}*", count=1000):
+        name = key.decode(errors="replace")[len(prefix):]
+        if redis_client.type(key) != b"list" or name.startswith("_kombu"):
+            continue
+        queue = name.split("\x06\x16")[0]
+        messages = redis_client.lrange(key, 0, -1)
+        queued[queue] = queued.get(queue, 0) + len(messages)
+        with_eta += sum(1 for m in messages if json.loads(m)["headers"].get("eta"))
+    return {**{f"queue {q}": n for q, n in sorted(queued.items())}, "messages with an ETA": with_eta,
+            "unacked (taken by workers)": redis_client.hlen(f"{prefix}unacked")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batch-sizes", default="2000,5000,10000,20000")
+    parser.add_argument("--fan-out", type=int, default=10_000, help="rows swept with their follow-up jobs")
+    args = parser.parse_args()
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+
+    from paymentkit import servers
+
+    os.environ.update(servers.ensure())
+    prefix = f"pkbench_expiry_{secrets.token_hex(4)}:"
+    os.environ["REDIS_KEY_PREFIX"] = prefix  # before celeryconfig is imported
+
+    import psycopg
+    import redis
+
+    from domain.db import make_engine, session_factory
+
+    redis_client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    with scratch_database() as url:
+        engine = make_engine(url, 2)
+        with psycopg.connect(url, autocommit=True) as raw:
+            started = time.perf_counter()
+            raw.execute(_INSERT, {"n": args.rows, "now": NOW})
+            print(f"inserted {args.rows:,} due open sessions in {time.perf_counter() - started:.1f} s", flush=True)
+
+            table: list[tuple[str, int, float, str]] = []
+
+            def record(name: str, rows: int, seconds: float, note: str) -> None:
+                table.append((name, rows, seconds, note))
+                print(f"  measured {name}: {rows:,} rows in {seconds:.2f} s", file=sys.stderr, flush=True)
+
+            settle(raw)
+            record("bare UPDATE (before)", *timed_bare(raw), "1 statement")
+            for batch_size in batch_sizes:
+                settle(raw)
+                rows, seconds, batches = timed_sweep(engine, batch_size)
+                record(f"sweep, batch {batch_size:,}", rows, seconds, f"{batches} batches")
+            settle(raw)
+            record("bare UPDATE (after)", *timed_bare(raw), "1 statement")
+
+            bare_rate = max(r / s for name, r, s, _ in table if name.startswith("bare"))
+            sweeps = [(name, r / s) for name, r, s, _ in table if name.startswith("sweep")]
+            best_name, best_rate = max(sweeps, key=lambda item: item[1])
+            print(f"\n{'what':<24}{'rows':>11}{'seconds':>10}{'rows/s':>11}{'vs bare':>9}  notes")
+            for name, rows, seconds, note in table:
+                print(f"{name:<24}{rows:>11,}{seconds:>10.2f}{rows / seconds:>11,.0f}"
+                      f"{rows / seconds / bare_rate:>9.2f}  {note}")
+            verdict = "met" if best_rate / bare_rate >= 0.7 else "NOT met"
+            print(f"\nbest: {best_name} at {best_rate / bare_rate:.2f}x the bare UPDATE (target >= 0.70: {verdict})")
+
+            # The whole path: the same sweep, with one follow-up job per expired session.
+            raw.execute("UPDATE checkout_sessions SET status = 'open', expired_at = NULL "
+                        "WHERE id IN (SELECT id FROM checkout_sessions ORDER BY id LIMIT %(n)s)", {"n": args.fan_out})
+            raw.execute("VACUUM (ANALYZE) checkout_sessions")
+
+        from workers import context, tasks
+
+        context.use(session_factory(engine))
+        try:
+            started = time.perf_counter()
+            result = tasks.sweep_and_follow_up(NOW + timedelta(seconds=1), budget_seconds=None)
+            seconds = time.perf_counter() - started
+            print(f"\nsweep + follow-up jobs: {result.expired:,} sessions in {seconds:.2f} s = "
+                  f"{result.expired / seconds:,.0f} rows/s (publishing ~{result.expired * 2:,} messages: the job "
+                  f"and its task-sent event)")
+            print("broker after the sweep (no worker running):")
+            for what, count in broker_holdings(redis_client, prefix).items():
+                print(f"  {what:<32}{count:>8,}")
+        finally:
+            for key in redis_client.scan_iter(match=f"{prefix}*", count=1000):
+                redis_client.delete(key)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
