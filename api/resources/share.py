@@ -7,6 +7,7 @@ transaction) -> the session snapshot, id and checkout token chosen here -> enque
 from __future__ import annotations
 
 import logging
+import threading
 
 import psycopg
 from psycopg.rows import dict_row
@@ -39,31 +40,48 @@ class Share:
         self._settings = settings
         self._engine = engine
         self._link_sql = checkout_sessions.link_for_share_sql(engine.dialect)
+        self._local = threading.local()  # one connection per thread (gthread workers have several)
         self._limiter = limiter
         self._sender = sender
 
     def _find_link(self, secure_token: str) -> dict | None:
-        """`checkout_sessions.find_link_for_share` on the driver itself, through the engine's pool
-        (pre-ping included): SQLAlchemy's execution and result layers tripled this read's CPU cost
-        (bench/README.md). Autocommit: a single read needs no BEGIN/ROLLBACK round trips."""
+        """`checkout_sessions.find_link_for_share`, run on the driver over this thread's own
+        connection: SQLAlchemy's execution layer, the pool's checkout and its pre-ping round trip
+        were half this endpoint's CPU (bench/README.md). A connection found broken (PostgreSQL
+        restarted) is replaced and the read tried once more; PostgreSQL out of reach is a 503."""
+        held = getattr(self._local, "connection", None)
         try:
-            pooled = self._engine.raw_connection()  # the driver's own error when it cannot connect
             try:
-                driver = pooled.driver_connection
-                driver.autocommit = True
-                try:
-                    with driver.cursor(row_factory=dict_row) as cursor:
-                        return cursor.execute(self._link_sql, {"token": secure_token}).fetchone()
-                finally:
-                    driver.autocommit = False
+                return self._read_link(held or self._connect(), secure_token)
             except psycopg.OperationalError:
-                pooled.invalidate()
-                raise
-            finally:
-                pooled.close()
+                self._drop_connection()
+                if held is None:
+                    raise
+            return self._read_link(self._connect(), secure_token)
         except psycopg.OperationalError:
+            self._drop_connection()
             raise ApiError(503, "service_unavailable", "A service this request needs is unavailable; try again shortly.",
                            headers={"Retry-After": "5"}) from None
+
+    def _read_link(self, connection, secure_token: str) -> dict | None:
+        with connection.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(self._link_sql, {"token": secure_token}).fetchone()
+
+    def _connect(self):
+        """A connection made by the engine (its URL, connect arguments and events), taken out of
+        its pool for good and kept in autocommit: a single read needs no BEGIN/ROLLBACK."""
+        pooled = self._engine.raw_connection()
+        connection = pooled.driver_connection
+        pooled.detach()
+        connection.autocommit = True
+        self._local.connection = connection
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection.close()
 
     def on_get(self, req, resp, secure_token: str) -> None:
         decision = self._limiter.check(client_ip(req, self._settings.trusted_proxy_count))

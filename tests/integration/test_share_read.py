@@ -44,15 +44,34 @@ def test_the_read_is_the_domains_read(settings, deps, uow_factory, links):
     assert share._find_link("x" * 32) is None
 
 
-def test_the_pooled_connection_goes_back_as_it_came(settings, deps, links):
-    """Autocommit is only for this read: the ORM's transactions share the pool."""
+def test_the_read_has_its_own_autocommit_connection_and_leaves_the_pool_alone(settings, deps, links):
+    """Autocommit is only for this read: the ORM's transactions share the engine's pool."""
     share = share_resource(settings, deps)
+    checked_in = deps.engine.pool.checkedin()
     share._find_link(links[0]["secure_token"])
+    assert share._local.connection.autocommit is True
+    assert deps.engine.pool.checkedin() <= checked_in
     pooled = deps.engine.raw_connection()
     try:
         assert pooled.driver_connection.autocommit is False
+        assert pooled.driver_connection is not share._local.connection
     finally:
         pooled.close()
+
+
+def test_a_connection_postgresql_dropped_is_replaced_at_once(settings, deps, uow_factory, links):
+    """PostgreSQL restarted, a proxy cut the connection: the next open reconnects and answers."""
+    from sqlalchemy import text
+
+    share = share_resource(settings, deps)
+    token = links[0]["secure_token"]
+    share._find_link(token)
+    backend = share._local.connection.info.backend_pid
+    with uow_factory() as uow:
+        assert uow.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar()
+    found = share._find_link(token)
+    assert found == domain_read(uow_factory, token)
+    assert share._local.connection.info.backend_pid != backend
 
 
 def test_postgresql_out_of_reach_is_a_503_with_no_url(settings, deps, links):
