@@ -8,9 +8,10 @@ import redis
 
 from api import dashboard, errors
 from api.enqueue import CelerySender, TaskSender
-from api.middleware import Authenticate, Idempotency, SecurityHeaders, UnitOfWorkMiddleware
+from api.middleware import Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
-from api.resources import catalog, checkout_page, checkout_sessions, health, payment_links
+from api.ratelimit import share_rate_limiter
+from api.resources import catalog, checkout_page, checkout_sessions, health, metrics, payment_links, share
 from domain.db import make_engine, session_factory
 from paymentkit.settings import Settings
 
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     settings = settings or (deps.settings if deps else Settings.from_env())
     deps = deps or make_dependencies(settings)
     app = falcon.App(
-        middleware=[UnitOfWorkMiddleware(session_factory(deps.engine)), SecurityHeaders(), Authenticate(),
+        middleware=[RequestId(), UnitOfWorkMiddleware(session_factory(deps.engine)), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
     )
     app.req_options.strip_url_path_trailing_slash = True
@@ -50,9 +51,14 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     broker = None if settings.redis_url == settings.rate_limit_redis_url else \
         redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
     app.add_route("/readyz", health.Ready(deps.engine, deps.redis, broker))
+    app.add_route("/metrics", metrics.Metrics())
+    operations += metrics.OPERATIONS
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
     operations += checkout_sessions.add_routes(app, settings, deps.sender)
+    app.add_route("/api/pay/share/{secure_token}",
+                  share.Share(settings, deps.engine, share_rate_limiter(settings, deps.redis), deps.sender))
+    operations += share.OPERATIONS
     checkout_page.add_routes(app, settings)
     dashboard.add_routes(app, settings, deps)
     app.add_route("/openapi.json", OpenApiResource(operations))

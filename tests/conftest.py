@@ -147,3 +147,33 @@ def make_merchant(client, uow_factory) -> Merchant:
         made = create_account(uow, "Test shop")
         uow.commit()
     return Merchant(client, made.account_id, made.api_key, made.test_api_key)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(deps):
+    """A real Celery worker in a thread, on this run's Redis key space and database."""
+    from celery.contrib.testing.worker import start_worker
+
+    import workers
+    import workers.tasks  # noqa: F401  (registers the tasks)
+    from domain.db import session_factory
+    from workers import context
+
+    context.use(session_factory(deps.engine))
+    with start_worker(workers.app, pool="threads", concurrency=4, perform_ping_check=False,
+                      loglevel="WARNING", shutdown_timeout=15) as worker:
+        yield worker
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+    """Poll until `predicate()` is truthy (a worker doing its job); fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
