@@ -61,10 +61,22 @@ def create_database_if_missing(url: str) -> None:
                 pass  # another process made it between our check and our create
 
 
-def start_embedded_postgres(database: str) -> str:
-    import pgserver  # imported here: only the embedded path needs it
-
+def _pgserver():
+    """The pgserver module (imported here: only the embedded path needs it). It keeps a lock file
+    in the user's runtime folder, which a service process often has not got: give it one."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = DATA_DIR / "run"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    import pgserver
+
+    return pgserver
+
+
+def start_embedded_postgres(database: str) -> str:
+    pgserver = _pgserver()
+
     server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode=None)
     return server.get_uri(database)
 
@@ -141,9 +153,7 @@ def stop_embedded(data_dir: Path) -> None:
         except (ValueError, ProcessLookupError):
             pass
     if (data_dir / "pg" / "postmaster.pid").exists():
-        from pgserver import pg_ctl
-
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir / "pg", user="pgserver" if os.geteuid() == 0 else None)
+        _pgserver().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir / "pg", user="pgserver" if os.geteuid() == 0 else None)
 
 
 if __name__ == "__main__":
