@@ -40,7 +40,9 @@ def purge_expired_idempotency_keys() -> int:
 
 # ---- expiry ---------------------------------------------------------------------------------
 
-EXPIRY_BATCH_SIZE = 5000
+# bench/expiry.py: 10,000 beat 5,000 in every paired run (by 15-20%); both reach the bare UPDATE's
+# rate within the machine's noise; 20,000 was slower in the run that tried it, and holds more row locks.
+EXPIRY_BATCH_SIZE = 10_000
 # A sweep stops starting batches after this long and hands the rest to a fresh run (queued at
 # once, no ETA), so no run nears its time limit or the broker's visibility timeout.
 EXPIRY_BUDGET_SECONDS = 600
