@@ -24,7 +24,9 @@ from domain.money import CartLine, CouponTerms, cart_amounts, line_amount
 
 QUANTITY_MIN, QUANTITY_MAX = 1, 999
 
-# One round trip: the link by its token, with the current state of everything it sells.
+# One round trip: the link by its token, with the current state of everything it sells. The prices
+# are found by primary key (`id = ANY(ARRAY(...))`): two `IN` subqueries joined by OR scanned every
+# price of the account, 2.5 ms per open with 5,000 prices instead of 0.16 ms (bench/README.md).
 _LINK_BY_TOKEN = text("""
 SELECT l.id, l.account_id, l.livemode, l.mode, l.is_active, l.line_items, l.package_ids, l.customer_id,
        l.coupon_id, l.free_trial_days, l.success_url, l.return_url, l.expires_in_hours, l.allow_cart_edit,
@@ -33,9 +35,10 @@ SELECT l.id, l.account_id, l.livemode, l.mode, l.is_active, l.line_items, l.pack
                    'id', p.id, 'active', p.active, 'unit_amount_atom', p.unit_amount_atom, 'currency', p.currency,
                    'type', p.type, 'interval', p.interval, 'interval_count', p.interval_count)), '[]'::jsonb)
           FROM prices p
-         WHERE p.account_id = l.account_id AND p.livemode = l.livemode
-           AND (p.id IN (SELECT item->>'price_id' FROM jsonb_array_elements(l.line_items) AS item)
-                OR p.id IN (SELECT unnest(pk.price_ids) FROM packages pk WHERE pk.id = ANY(l.package_ids)))
+         WHERE p.id = ANY(ARRAY(SELECT item->>'price_id' FROM jsonb_array_elements(l.line_items) AS item
+                                UNION ALL
+                                SELECT unnest(pk.price_ids) FROM packages pk WHERE pk.id = ANY(l.package_ids)))
+           AND p.account_id = l.account_id AND p.livemode = l.livemode
        ) AS prices,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('id', pk.id, 'active', pk.active, 'price_ids', pk.price_ids)),
                         '[]'::jsonb)

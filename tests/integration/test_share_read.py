@@ -44,6 +44,15 @@ def test_the_read_is_the_domains_read(settings, deps, uow_factory, links):
     assert share._find_link("x" * 32) is None
 
 
+def test_the_read_brings_exactly_the_prices_the_link_sells(settings, deps, merchant, links):
+    merchant.price(700)  # another price of the account, sold by neither link
+    share = share_resource(settings, deps)
+    items, bundle, _ = (share._find_link(link["secure_token"]) for link in links)
+    assert {p["id"] for p in items["prices"]} == {items["line_items"][0]["price_id"]}
+    assert {p["id"] for p in bundle["prices"]} == set(bundle["packages"][0]["price_ids"])
+    assert items["coupon"]["percent_off"] == "12.50" and bundle["coupon"] is None
+
+
 def test_the_read_has_its_own_autocommit_connection_and_leaves_the_pool_alone(settings, deps, links):
     """Autocommit is only for this read: the ORM's transactions share the engine's pool."""
     share = share_resource(settings, deps)
