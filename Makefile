@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults install clean
+.PHONY: run test test-faults bench install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -25,6 +25,14 @@ test: $(STAMP)
 # stopped, frozen and restarted, workers SIGKILLed, the share endpoint under load (docs/reliability.md).
 test-faults: $(STAMP)
 	$(BIN)/paymentkit dev test -m faults $(ARGS)
+
+# Benchmarks (bench/README.md): a table of ratios against baselines run in the same command.
+# wrk comes from the OS packages when it can be installed; otherwise a Python load generator.
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || \
+		echo "wrk is not installed and could not be: the share bench uses its Python load generator"
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .data

@@ -1,0 +1,11 @@
+"""The Celery app of the sessions bench (`celery -A bench.worker_app worker`): the real one, plus a
+task that does nothing, drained by the same workers as the baseline."""
+from workers import app
+
+
+@app.task(name="bench.noop")
+def noop(snapshot: dict) -> None:
+    """Takes the message checkout_sessions.create takes and does nothing with it."""
+
+
+__all__ = ["app", "noop"]
