@@ -18,7 +18,7 @@ def _encode_other(obj: Any) -> Any:
     """A datetime subclass (freezegun's clock in tests) as msgspec writes a datetime: RFC 3339, `Z` for UTC."""
     if isinstance(obj, datetime):
         return obj.isoformat().replace("+00:00", "Z")
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
 
 _encoder = msgspec.json.Encoder(enc_hook=_encode_other)
