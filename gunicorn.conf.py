@@ -5,8 +5,8 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Chosen by measurement (bench/README.md, "gunicorn workers"): sync workers, two per core of the
 # 2-core machine kind. gthread (2x4, 4x2) served about as many share opens, with 1.4-2.5x the p99
 # in the quietest runs; 8 sync workers cost more CPU per request and served fewer. One per core
-# served ~10% more on the all-in-one bench box, where PostgreSQL and Redis use the cores while a
-# worker waits on them; deployed they run elsewhere, and the second worker covers those waits.
+# served 4-35% more on the all-in-one bench box, where PostgreSQL and Redis use the cores while
+# a worker waits on them; deployed they run elsewhere, and the second worker covers those waits.
 # On bigger machines set WEB_CONCURRENCY to twice the cores.
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 worker_class = "sync"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -55,16 +56,24 @@ def run_module(name: str, args: list[str]) -> list[Row]:
     process = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
     lines = []
-    for line in process.stdout:
-        print(f"  {line}", end="", flush=True)
-        lines.append(line.rstrip("\n"))
+    try:
+        for line in process.stdout:
+            print(f"  {line}", end="", flush=True)
+            lines.append(line.rstrip("\n"))
+    except BaseException:  # interrupted: let it clean up (its finally blocks drop its database)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         return [Row(name, "failed", f"exit code {process.returncode}")]
     rows = parse_result(name, lines)
     rows.append(Row("memory", f"bench process peak RSS ({name})", mib(usage.ru_maxrss),
-                    "in-process domain code; no web or worker process"))
+                    "domain code in-process"))
     return rows
 
 

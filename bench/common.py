@@ -120,10 +120,12 @@ def child(args: list[str], env: dict[str, str], log_path: Path):
 
 
 def sigterm_as_interrupt() -> None:
-    """`kill <bench>` cleans up like Ctrl-C does (the finally blocks stop the children)."""
+    """`kill <bench>` cleans up like Ctrl-C does (the finally blocks stop the children); Ctrl-C is
+    handled even when the shell started the bench with SIGINT ignored (a background job)."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # ---- memory ---------------------------------------------------------------------------------

@@ -74,11 +74,13 @@ class Load:
     def line(self) -> str:
         db = "n/a" if self.db_cpu_ms is None else f"{self.db_cpu_ms:.2f}"
         return (f"| {self.app:<8} | {self.workers:<16} | {self.rps:>7,.0f} | {self.p50_ms:>6.1f} | {self.p99_ms:>6.1f} "
-                f"| {self.errors:>6} | {self.web_cpu_ms:>11.2f} | {db:>10} | {mib(self.peak_rss_kib):>7} |")
+                f"| {self.errors:>6} | {self.web_cpu_ms:>14.2f} | {db:>13} | {mib(self.peak_rss_kib):>7} |")
 
 
-HEADER = ("| app      | gunicorn         |   req/s | p50 ms | p99 ms | errors | web CPU ms/req | PG CPU ms/req | web RSS |\n"
-          "|----------|------------------|---------|--------|--------|--------|----------------|---------------|---------|")
+HEADER = ("| app      | gunicorn         |   req/s | p50 ms | p99 ms | errors | web CPU ms/req "
+          "| PG CPU ms/req | web RSS |\n"
+          "|----------|------------------|---------|--------|--------|--------|----------------"
+          "|---------------|---------|")
 
 
 def generate_load(port: int, path: str, connections: int, duration: float) -> tuple[dict, str]:

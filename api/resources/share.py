@@ -60,7 +60,8 @@ class Share:
             return self._read_link(self._connect(), secure_token)
         except psycopg.OperationalError:
             self._drop_connection()
-            raise ApiError(503, "service_unavailable", "A service this request needs is unavailable; try again shortly.",
+            raise ApiError(503, "service_unavailable",
+                           "A service this request needs is unavailable; try again shortly.",
                            headers={"Retry-After": "5"}) from None
 
     def _read_link(self, connection, secure_token: str) -> dict | None:
