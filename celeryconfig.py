@@ -1,7 +1,7 @@
 """Every Celery setting in one place. Values come from the environment through Settings."""
 from kombu import Queue
 
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 _settings = Settings.from_env()
 

@@ -13,7 +13,7 @@ from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
 from api.resources import catalog, checkout_page, checkout_sessions, health, metrics, payment_links, share
 from domain.db import make_engine, session_factory
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 
 @dataclass

@@ -13,7 +13,7 @@ from domain.accounts import find_api_key
 from domain.db import UnitOfWork
 from domain.ids import random_base62
 from domain.listing import Owner
-from paymentkit import logs
+from runtime import logs
 
 log = logging.getLogger("paymentkit.api")
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})

@@ -28,7 +28,7 @@ from domain.listing import Owner, PageQuery, page
 from domain.models import PaymentLink
 from paymentkit.cli import migrate
 from paymentkit.servers import with_database
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 ACCOUNT = "acct_bench0000000000000000"
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -111,7 +111,7 @@ def drain(task: str, count: int, settings, seeded, env: dict[str, str], workdir:
 def run(count: int = 20_000) -> tuple[list[Row], str]:
     import redis
 
-    from paymentkit.settings import Settings
+    from runtime.settings import Settings
 
     env = prepare_environment()
     redis_client = redis.Redis.from_url(env["REDIS_URL"])

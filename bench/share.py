@@ -224,7 +224,7 @@ def measure_message_bytes(settings, seeded) -> int:
 def run(connections: int = 32, duration: float = 5, rounds: int = 3, matrix: bool = False) -> tuple[list[Row], str]:
     import redis
 
-    from paymentkit.settings import Settings
+    from runtime.settings import Settings
 
     env = prepare_environment()
     prefix = env["REDIS_KEY_PREFIX"]

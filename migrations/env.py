@@ -6,7 +6,7 @@ from sqlalchemy import create_engine, pool
 
 from domain.db import sqlalchemy_url
 from domain.models import Base
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -39,7 +39,7 @@ def _accounts_create(args: argparse.Namespace) -> int:
     from domain.accounts import create_account
     from domain.db import UnitOfWork, make_engine, session_factory
     from domain.errors import DomainError
-    from paymentkit.settings import Settings
+    from runtime.settings import Settings
 
     engine = make_engine(Settings.from_env().database_url, 1)
     try:
@@ -74,7 +74,7 @@ def _users_create(args: argparse.Namespace) -> int:
     from domain.db import UnitOfWork, make_engine, session_factory
     from domain.errors import InvalidRequest
     from domain.users import create_user
-    from paymentkit.settings import Settings
+    from runtime.settings import Settings
 
     password = _read_password()
     engine = make_engine(Settings.from_env().database_url, 1)
@@ -94,7 +94,7 @@ def _sessions_stats(args: argparse.Namespace) -> int:
 
     from domain import expiry
     from domain.db import make_engine, utcnow
-    from paymentkit.settings import Settings
+    from runtime.settings import Settings
 
     engine = make_engine(Settings.from_env().database_url, 1)
     with engine.connect() as conn:
@@ -105,7 +105,7 @@ def _sessions_stats(args: argparse.Namespace) -> int:
 def _sessions_pending(args: argparse.Namespace) -> int:
     from domain import expiry
     from domain.db import make_engine, utcnow
-    from paymentkit.settings import Settings
+    from runtime.settings import Settings
 
     engine = make_engine(Settings.from_env().database_url, 1)
     with engine.connect() as conn:
@@ -126,7 +126,7 @@ def _sessions_expire_due(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from paymentkit.settings import Settings
+    from runtime.settings import Settings
 
     migrate(Settings.from_env().database_url)
     return 0

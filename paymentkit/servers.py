@@ -17,7 +17,7 @@ import psycopg
 import redis
 from psycopg import sql
 
-from paymentkit.settings import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL
+from runtime.settings import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL
 
 DATA_DIR = Path(os.environ.get("PAYMENTKIT_DATA_DIR", Path(__file__).resolve().parent.parent / ".data"))
 

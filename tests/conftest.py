@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 import redis  # noqa: E402
 
 from paymentkit import servers  # noqa: E402
-from paymentkit.settings import Settings  # noqa: E402
+from runtime.settings import Settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ domain, commit."""
 from celery import Celery
 from celery.signals import setup_logging, task_prerun
 
-from paymentkit import logs
+from runtime import logs
 
 app = Celery("paymentkit")
 app.config_from_object("celeryconfig")

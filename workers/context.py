@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import UnitOfWork, make_engine, session_factory
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 _factory: sessionmaker[Session] | None = None
 

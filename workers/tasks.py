@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from domain import checkout_sessions, expiry, idempotency
 from domain.db import utcnow
-from paymentkit import metrics
+from runtime import metrics
 from workers import app
 from workers.context import unit_of_work
 

@@ -20,7 +20,7 @@ from api.errors import ApiError
 from api.ratelimit import RateLimiter
 from domain import users
 from domain.listing import Owner
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 SESSION_COOKIE = "pk_session"
 SIGNIN_COOKIE = "pk_signin"  # a pre-session token, so that the sign-in form has CSRF protection too

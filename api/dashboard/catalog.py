@@ -10,7 +10,7 @@ from domain import catalog, listing
 from domain.currencies import EXPONENTS
 from domain.errors import InvalidRequest
 from domain.models import Coupon, Package, Product
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 PRODUCTS = f"{PREFIX}/products"
 PACKAGES = f"{PREFIX}/packages"

@@ -12,7 +12,7 @@ from domain import listing, payment_links
 from domain.db import utcnow
 from domain.errors import InvalidRequest, NotFound
 from domain.models import CheckoutSession, Coupon, PaymentLink
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 LINKS = f"{PREFIX}/payment-links"
 

@@ -22,7 +22,7 @@ from domain.currencies import format_atoms
 from domain.db import utcnow
 from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.models import CheckoutSession, PaymentLink
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 # A genuine token not stored yet is "preparing" for this long after it was minted.
 PREPARING_FOR = timedelta(minutes=10)

@@ -15,8 +15,8 @@ from api.openapi import PAGE_QUERY, Operation, QueryParam
 from domain import checkout_sessions, expiry, listing
 from domain.db import utcnow
 from domain.models import CheckoutSession
-from paymentkit import metrics
-from paymentkit.settings import Settings
+from runtime import metrics
+from runtime.settings import Settings
 
 log = logging.getLogger("paymentkit.api")
 STATUSES = ("open", "complete", "expired")

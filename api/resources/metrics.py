@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from api.openapi import Operation
-from paymentkit.metrics import exposition
+from runtime.metrics import exposition
 
 
 class Metrics:

@@ -10,7 +10,7 @@ from api.http import PAGE_PARAMS, bool_param, one_of, parse_query, read_json, re
 from api.openapi import PAGE_QUERY, Operation, QueryParam
 from domain import listing, payment_links
 from domain.models import PaymentLink
-from paymentkit.settings import Settings
+from runtime.settings import Settings
 
 LIST_PARAMS = {
     **PAGE_PARAMS,

@@ -24,8 +24,8 @@ from domain import checkout_sessions
 from domain.checkout_tokens import new_checkout_token
 from domain.db import utcnow
 from domain.ids import new_id
-from paymentkit import metrics
-from paymentkit.settings import Settings
+from runtime import metrics
+from runtime.settings import Settings
 
 log = logging.getLogger("paymentkit.share")
 MAX_TOKEN_CHARS = 64

@@ -20,7 +20,7 @@ class ServedApp:
 
     def __init__(self):
         from api.app import create_app
-        from paymentkit.settings import Settings
+        from runtime.settings import Settings
 
         self.target = create_app(Settings.from_env())
 
