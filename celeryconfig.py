@@ -1,6 +1,7 @@
 """Every Celery setting in one place. Values come from the environment through Settings."""
 from kombu import Queue
 
+from runtime.jobs import JOBS, QUEUES
 from runtime.settings import Settings
 
 _settings = Settings.from_env()
@@ -51,14 +52,9 @@ worker_send_task_events = True
 task_send_sent_event = True
 
 task_default_queue = "default"
-task_queues = (Queue("default"), Queue("sessions"), Queue("expiry"))
-task_routes = {
-    "checkout_sessions.create": {"queue": "sessions"},
-    "checkout_sessions.expire_due": {"queue": "expiry"},
-    # Follow-ups wait behind sweeps on the shared queue: on Redis, priority 0 is served first and
-    # a sweep must not queue behind the thousands of follow-ups a backlog fans out to.
-    "checkout_sessions.expired": {"queue": "expiry", "priority": 9},
-}
+task_queues = tuple(Queue(name) for name in QUEUES)
+task_routes = {name: {"queue": job.queue, **({"priority": job.priority} if job.priority else {})}
+               for name, job in JOBS.items()}
 
 beat_schedule = {
     "idempotency_keys.purge_expired": {"task": "idempotency_keys.purge_expired", "schedule": 3600.0},

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     settings = settings or (deps.settings if deps else Settings.from_env())
     deps = deps or make_dependencies(settings)
     app = falcon.App(
-        middleware=[RequestId(), UnitOfWorkMiddleware(session_factory(deps.engine)), SecurityHeaders(), Authenticate(),
+        middleware=[RequestId(), UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
     )
     app.req_options.strip_url_path_trailing_slash = True
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     operations += metrics.OPERATIONS
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
-    operations += checkout_sessions.add_routes(app, settings, deps.sender)
+    operations += checkout_sessions.add_routes(app, settings)
     app.add_route("/api/pay/share/{secure_token}",
                   share.Share(settings, deps.engine, share_rate_limiter(settings, deps.redis), deps.sender))
     operations += share.OPERATIONS

@@ -1,7 +1,8 @@
-"""The one small door through which the web process sends jobs to the workers, by task name.
+"""The one small door through which the web process sends jobs to the workers, by job name.
 
 The app is handed a sender, so tests can use the real one against their own Redis key space
-(and the fault tests a broker that is down)."""
+(and the fault tests a broker that is down). Where a job goes comes from runtime/jobs.py, the
+table celeryconfig routes by; every message carries the request id of the request that sent it."""
 from __future__ import annotations
 
 import uuid
@@ -14,12 +15,14 @@ from celery import Celery
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from runtime import logs
+from runtime.jobs import JOBS, Job
 
 _json = msgspec.json.Encoder()
 
 
 class TaskSender(Protocol):
-    def send(self, name: str, args: list[Any], *, task_id: str, queue: str, headers: dict[str, str] | None = None) -> None: ...
+    def send(self, name: str, args: list[Any], *, task_id: str) -> None: ...
 
 
 # The share endpoint answers 503 within 2 s when the broker is down. A broker that keeps its port
@@ -45,13 +48,14 @@ class CelerySender:
     job in Flower and `celery events`.
     """
 
-    def __init__(self, celery_app: Celery | None = None):
+    def __init__(self, celery_app: Celery | None = None, jobs: dict[str, Job] = JOBS):
         if celery_app is None:
             celery_app = Celery("paymentkit-web")
             celery_app.config_from_object("celeryconfig")
             celery_app.conf.broker_transport_options = {**celery_app.conf.broker_transport_options,
                                                         **WEB_SOCKET_TIMEOUTS}
         self._app = celery_app
+        self._jobs = jobs
         options = celery_app.conf.broker_transport_options or {}
         self._key_prefix = options.get("global_keyprefix", "")
         # One retry, at once, on a broken connection (a pooled socket Redis has closed); none on
@@ -66,30 +70,36 @@ class CelerySender:
                                               ignore_result=None)
         self._headers, self._options = template.headers, template.body[2]
 
-    def send(self, name: str, args: list[Any], *, task_id: str, queue: str, headers: dict[str, str] | None = None) -> None:
+    def send(self, name: str, args: list[Any], *, task_id: str) -> None:
+        job = self._jobs[name]
         try:
-            self._redis.lpush(self._key_prefix + queue, self.message(name, args, task_id=task_id, queue=queue,
-                                                                     headers=headers))
+            self._redis.lpush(self._key_prefix + queue_key(job), self.message(name, args, task_id=task_id))
         except Exception as error:  # connection, timeout, encoding: all mean "not enqueued"
             raise EnqueueFailed(type(error).__name__) from error
 
-    def message(self, name: str, args: list[Any], *, task_id: str, queue: str,
-                headers: dict[str, str] | None = None) -> bytes:
-        """What `send_task(name, args, task_id=..., queue=..., headers=...)` puts on the queue
-        (tests/integration/test_enqueue.py compares the two)."""
+    def message(self, name: str, args: list[Any], *, task_id: str) -> bytes:
+        """What `send_task(name, args, task_id=..., headers={"request_id": ...})` puts on the queue
+        celeryconfig routes the job to (tests/integration/test_enqueue.py compares the two)."""
+        job = self._jobs[name]
         # argsrepr: logs, `celery events` and Flower show the task id, never the arguments
         # (a snapshot carries the checkout token).
         job_headers = {**self._headers, "task": name, "id": task_id, "root_id": task_id, "argsrepr": f"[{task_id}]",
-                       **(headers or {})}
+                       "request_id": logs.request_id.get() or ""}
         return _json.encode({
             "body": b64encode(_json.encode([args, {}, self._options])).decode(),
             "content-encoding": "utf-8",
             "content-type": "application/json",
             "headers": job_headers,
             "properties": {"correlation_id": task_id, "reply_to": self._app.thread_oid, "delivery_mode": 2,
-                           "delivery_info": {"exchange": "", "routing_key": queue}, "priority": 0,
+                           "delivery_info": {"exchange": "", "routing_key": job.queue}, "priority": job.priority,
                            "body_encoding": "base64", "delivery_tag": str(uuid.uuid4())},
         })
+
+
+def queue_key(job: Job) -> str:
+    """The Redis list kombu's Redis transport reads for this job's queue and priority: each
+    priority step above 0 has a list of its own (`expiry` + "\\x06\\x16" + `9`)."""
+    return f"{job.queue}\x06\x16{job.priority}" if job.priority else job.queue
 
 
 def _redis_py_url(broker_url: str) -> str:

@@ -275,4 +275,5 @@ def expire(uow: UnitOfWork, owner: Owner, session_id: str, now: datetime) -> Che
     session.expired_at = min(now, session.expires_at)
     session.updated_at = now
     uow.session.flush()
+    uow.send_after_commit("checkout_sessions.expired", [session.id], task_id=f"{session.id}.expired")
     return session

@@ -1,11 +1,15 @@
 """Engine and unit of work: the one transaction boundary of every use case."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("paymentkit.domain")
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -37,15 +41,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class JobSender(Protocol):
+    """Hands a job, by name, to the workers (the web's `CelerySender`, the workers' Celery app)."""
+
+    def send(self, name: str, args: list[Any], *, task_id: str) -> None: ...
+
+
 class UnitOfWork:
     """A session whose work is committed explicitly; anything else rolls back.
 
-    Callbacks registered with `after_commit` run only once the commit has succeeded, so a
-    worker never looks for a row that is not there yet.
+    Jobs named with `send_after_commit` (and callbacks registered with `after_commit`) go out
+    only once the commit has succeeded, so a worker never looks for a row that is not there yet
+    and nothing is announced for a change that rolled back.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session]):
+    def __init__(self, session_factory: sessionmaker[Session], jobs: JobSender | None = None):
         self._session_factory = session_factory
+        self._jobs = jobs
         self._session: Session | None = None
         self._after_commit: list[Callable[[], None]] = []
 
@@ -57,6 +69,22 @@ class UnitOfWork:
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
+
+    def send_after_commit(self, name: str, args: list[Any], *, task_id: str) -> None:
+        """Send the job `name` once this unit of work has committed. The change is kept if the
+        broker then refuses the job: that is logged (and the job's own sweep, where it has one,
+        finds the work again)."""
+        if self._jobs is None:
+            raise RuntimeError(f"this unit of work has no job sender for {name!r}")
+        jobs = self._jobs
+
+        def send() -> None:
+            try:
+                jobs.send(name, args, task_id=task_id)
+            except Exception as failure:  # committed already: only the job is late
+                log.warning("could not send job %s %s after commit: %s", name, task_id, type(failure).__name__)
+
+        self._after_commit.append(send)
 
     def commit(self) -> None:
         if self._session is not None:

@@ -82,7 +82,7 @@ def uow_factory(deps):
     from domain.db import UnitOfWork, session_factory
 
     factory = session_factory(deps.engine)
-    return lambda: UnitOfWork(factory)
+    return lambda: UnitOfWork(factory, deps.sender)
 
 
 class Merchant:

@@ -1,9 +1,12 @@
 """What tasks share within one worker process: the engine (made lazily, after fork)."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import UnitOfWork, make_engine, session_factory
+from runtime import logs
 from runtime.settings import Settings
 
 _factory: sessionmaker[Session] | None = None
@@ -15,9 +18,23 @@ def use(factory: sessionmaker[Session]) -> None:
     _factory = factory
 
 
+class CelerySender:
+    """Jobs sent from a worker: Celery's own `send_task`, routed by celeryconfig (runtime/jobs.py),
+    carrying the request id of the job that sends them."""
+
+    def send(self, name: str, args: list[Any], *, task_id: str) -> None:
+        from workers import app
+
+        app.send_task(name, args=args, task_id=task_id, headers={"request_id": logs.request_id.get() or ""},
+                      argsrepr=f"[{task_id}]", kwargsrepr="{}")
+
+
+_sender = CelerySender()
+
+
 def unit_of_work() -> UnitOfWork:
     global _factory
     if _factory is None:
         settings = Settings.from_env()
         _factory = session_factory(make_engine(settings.database_url, settings.db_pool_size))
-    return UnitOfWork(_factory)
+    return UnitOfWork(_factory, _sender)

@@ -5,11 +5,9 @@ Every answer shows the effective status at the moment of the request, so a sessi
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from api import schemas, views
-from api.enqueue import EnqueueFailed, TaskSender
 from api.http import PAGE_PARAMS, one_of, parse_query, respond, str_param
 from api.openapi import PAGE_QUERY, Operation, QueryParam
 from domain import checkout_sessions, expiry, listing
@@ -18,7 +16,6 @@ from domain.models import CheckoutSession
 from runtime import metrics
 from runtime.settings import Settings
 
-log = logging.getLogger("paymentkit.api")
 STATUSES = ("open", "complete", "expired")
 LIST_PARAMS = {**PAGE_PARAMS, "payment_link_id": str_param, "status": one_of(*STATUSES)}
 LIST_QUERY = PAGE_QUERY + (
@@ -61,33 +58,23 @@ class Expire:
     """`POST .../expire`: an open session becomes expired now; any other is a 409 `session_not_open`.
     Once committed, the same follow-up job as the sweep's announces it."""
 
-    def __init__(self, settings: Settings, sender: TaskSender):
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.sender = sender
 
     def on_post(self, req, resp, account_id: str, session_id: str) -> None:
         now = utcnow()
-        uow = req.context.uow
-        session = checkout_sessions.expire(uow, req.context.owner, session_id, now)
-        uow.after_commit(lambda: self._announce(session.id, req.context.get("request_id", "")))
+        session = checkout_sessions.expire(req.context.uow, req.context.owner, session_id, now)
+        req.context.uow.after_commit(metrics.SESSIONS_EXPIRED.inc)
         respond(resp, views.checkout_session(session, self.settings.checkout_base_url, now))
 
-    def _announce(self, session_id: str, request_id: str) -> None:
-        metrics.SESSIONS_EXPIRED.inc()
-        try:
-            self.sender.send("checkout_sessions.expired", [session_id], task_id=f"{session_id}.expired",
-                             queue="expiry", headers={"request_id": request_id})
-        except EnqueueFailed as failure:  # the expiry itself is committed; only the announcement is late
-            log.warning("could not enqueue the expired follow-up of %s: %s", session_id, failure)
 
-
-def add_routes(app, settings: Settings, sender: TaskSender) -> list[Operation]:
+def add_routes(app, settings: Settings) -> list[Operation]:
     collection_path = "/api/{account_id}/checkout-sessions"
     item_path = f"{collection_path}/{{session_id}}"
     expire_path = f"{item_path}/expire"
     app.add_route(collection_path, Collection(settings))
     app.add_route(item_path, Item(settings))
-    app.add_route(expire_path, Expire(settings, sender))
+    app.add_route(expire_path, Expire(settings))
     out = schemas.CheckoutSessionOut
     return [
         Operation("GET", collection_path, "List checkout sessions, newest first", schemas.list_of(out),

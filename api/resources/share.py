@@ -104,8 +104,7 @@ class Share:
             return self._not_available(req, resp)
 
         try:
-            self._sender.send("checkout_sessions.create", [snapshot], task_id=session_id, queue="sessions",
-                              headers={"request_id": req.context.get("request_id", "")})
+            self._sender.send("checkout_sessions.create", [snapshot], task_id=session_id)
         except EnqueueFailed as failure:
             metrics.ENQUEUE_FAILURES.inc()
             log.warning("could not enqueue a checkout session: %s", failure)

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from api.enqueue import CelerySender, EnqueueFailed
+from api.enqueue import CelerySender, EnqueueFailed, queue_key
+from runtime import logs
+from runtime.jobs import JOBS, Job
 
 PROBE_QUEUE = "enqueue_probe"  # no worker consumes it: the test reads what was written
 
@@ -24,15 +26,26 @@ def written(redis_client, key: str) -> dict:
     return json.loads(redis_client.rpop(key))
 
 
-def test_the_message_is_the_one_celery_send_task_writes(deps, redis_client, probe):
+def probe_sender(deps, priority: int = 0) -> CelerySender:
+    """The web's sender with the job routed to the probe queue (as runtime/jobs.py would)."""
+    return CelerySender(deps.sender._app, jobs={"checkout_sessions.create": Job(PROBE_QUEUE, priority)})
+
+
+@pytest.mark.parametrize("priority", [0, 9])
+def test_the_message_is_the_one_celery_send_task_writes(deps, redis_client, settings, probe, priority):
     args = [{"id": "cs_live_probe", "line_items": [{"quantity": 2}], "amount_total_atom": 3998}]
-    sender = deps.sender
+    sender = probe_sender(deps, priority)
+    key = settings.redis_key_prefix + queue_key(Job(PROBE_QUEUE, priority))
     sender._app.send_task("checkout_sessions.create", args=args, task_id="cs_live_probe", queue=PROBE_QUEUE,
-                          headers={"request_id": "req_probe12345"}, argsrepr="[cs_live_probe]", kwargsrepr="{}")
-    by_celery = written(redis_client, probe)
-    sender.send("checkout_sessions.create", args, task_id="cs_live_probe", queue=PROBE_QUEUE,
-                headers={"request_id": "req_probe12345"})
-    ours = written(redis_client, probe)
+                          priority=priority, headers={"request_id": "req_probe12345"}, argsrepr="[cs_live_probe]",
+                          kwargsrepr="{}")
+    by_celery = written(redis_client, key)
+    token = logs.request_id.set("req_probe12345")
+    try:
+        sender.send("checkout_sessions.create", args, task_id="cs_live_probe")
+    finally:
+        logs.request_id.reset(token)
+    ours = written(redis_client, key)
 
     assert ours["headers"] == by_celery["headers"]
     assert ours["headers"]["argsrepr"] == "[cs_live_probe]"  # arguments (with tokens) never shown
@@ -44,6 +57,16 @@ def test_the_message_is_the_one_celery_send_task_writes(deps, redis_client, prob
     celery_properties = {k: v for k, v in by_celery["properties"].items() if k not in ("argsrepr", "kwargsrepr")}
     assert ours["properties"].pop("delivery_tag") != celery_properties.pop("delivery_tag")
     assert ours["properties"] == celery_properties
+
+
+def test_celeryconfig_routes_every_job_as_the_table_says():
+    import celeryconfig
+
+    assert set(celeryconfig.task_routes) == set(JOBS)
+    for name, job in JOBS.items():
+        assert celeryconfig.task_routes[name]["queue"] == job.queue
+        assert celeryconfig.task_routes[name].get("priority", 0) == job.priority
+    assert {queue.name for queue in celeryconfig.task_queues} == {job.queue for job in JOBS.values()}
 
 
 def test_a_job_sent_this_way_is_run_by_a_real_worker(deps, merchant, celery_worker, uow_factory, settings):
@@ -59,8 +82,7 @@ def test_a_job_sent_this_way_is_run_by_a_real_worker(deps, merchant, celery_work
     now = utcnow()
     snapshot = checkout_sessions.new_session(row, session_id="cs_live_enqueueprobe0001", now=now,
                                              checkout_token=new_checkout_token(settings.secret_key, now))
-    deps.sender.send("checkout_sessions.create", [snapshot], task_id=snapshot["id"], queue="sessions",
-                     headers={"request_id": "req_probe12345"})
+    deps.sender.send("checkout_sessions.create", [snapshot], task_id=snapshot["id"])
 
     def stored_total():
         with uow_factory() as uow:
@@ -77,4 +99,4 @@ def test_a_refused_connection_is_enqueue_failed(settings):
     dead.config_from_object("celeryconfig")
     dead.conf.broker_url = "redis://127.0.0.1:1/0"
     with pytest.raises(EnqueueFailed):
-        CelerySender(dead).send("checkout_sessions.create", [{}], task_id="cs_live_x", queue="sessions")
+        CelerySender(dead).send("checkout_sessions.create", [{}], task_id="cs_live_x")

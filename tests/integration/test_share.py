@@ -20,9 +20,9 @@ class RecordingSender:
         self.real = real
         self.sent: list[tuple[str, str]] = []
 
-    def send(self, name, args, *, task_id, queue, headers=None):
+    def send(self, name, args, *, task_id):
         self.sent.append((name, task_id))
-        self.real.send(name, args, task_id=task_id, queue=queue, headers=headers)
+        self.real.send(name, args, task_id=task_id)
 
 
 @pytest.fixture

@@ -1,0 +1,31 @@
+"""Every job by name, and where it goes: the one table that celeryconfig (routes, queues) and the
+web process's sender both read. Call sites name a job; nobody names a queue."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Job:
+    queue: str
+    # On the Redis broker a lower number is served first (kombu's priority steps 0, 3, 6, 9).
+    priority: int = 0
+
+
+JOBS: dict[str, Job] = {
+    "checkout_sessions.create": Job("sessions"),
+    "checkout_sessions.expire_due": Job("expiry"),
+    # Follow-ups wait behind sweeps on the shared queue: a sweep must not queue behind the
+    # thousands of follow-ups a backlog fans out to.
+    "checkout_sessions.expired": Job("expiry", priority=9),
+    "idempotency_keys.purge_expired": Job("default"),
+}
+
+QUEUES: tuple[str, ...] = tuple(sorted({job.queue for job in JOBS.values()}))
+
+
+def job(name: str) -> Job:
+    try:
+        return JOBS[name]
+    except KeyError:
+        raise LookupError(f"no job named {name!r} in runtime/jobs.py") from None
