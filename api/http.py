@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -10,6 +10,7 @@ import falcon
 import msgspec
 
 from api.errors import ApiError
+from domain.queries import PageQuery
 
 T = TypeVar("T")
 
@@ -205,3 +206,12 @@ def one_of(*choices: str) -> Callable[[str, str], str]:
 PAGE_PARAMS: dict[str, Callable[[str, str], Any]] = {
     "limit": int_param, "starting_after": str_param, "ending_before": str_param,
 }
+
+
+def page_query(params: dict[str, Any], filters: Sequence[str] = ()) -> PageQuery:
+    """A list request's parsed query -> the domain's `PageQuery` (cursor, limit, created range and
+    the given filter names that are present)."""
+    return PageQuery(limit=params.get("limit", 10), starting_after=params.get("starting_after"),
+                     ending_before=params.get("ending_before"), created_gte=params.get("created[gte]"),
+                     created_lte=params.get("created[lte]"),
+                     filters={name: params[name] for name in filters if name in params})

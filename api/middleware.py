@@ -12,7 +12,7 @@ from domain import idempotency
 from domain.accounts import find_api_key
 from domain.db import UnitOfWork
 from domain.ids import random_base62
-from domain.listing import Owner
+from domain.queries import Owner
 from runtime import logs
 
 log = logging.getLogger("paymentkit.api")

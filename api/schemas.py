@@ -133,7 +133,7 @@ class CustomerOut(Owned, kw_only=True):
 
 # ---- payment links --------------------------------------------------------------------------
 
-PaymentMethod = Literal[payment_links.PAYMENT_METHODS]  # type: ignore[valid-type]
+PaymentMethod = Literal[tuple(payment_links.PAYMENT_METHODS)]  # type: ignore[valid-type]
 PaymentMethods = Annotated[list[PaymentMethod], Meta(min_length=1, max_length=len(payment_links.PAYMENT_METHODS))]
 Url = Annotated[str, Meta(max_length=rules.MAX_URL_CHARS, description="absolute http or https URL")]
 

@@ -24,7 +24,8 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from domain.db import make_engine
-from domain.listing import Owner, PageQuery, page
+from domain.listing import page
+from domain.queries import Owner, PageQuery
 from domain.models import PaymentLink
 from paymentkit.cli import migrate
 from paymentkit.servers import with_database

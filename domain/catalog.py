@@ -1,6 +1,7 @@
 """Products, prices, packages, coupons and customers: the rules for making them, and using them."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,7 +12,9 @@ from sqlalchemy import select
 from domain.db import UnitOfWork, utcnow
 from domain.errors import NotFound, invalid
 from domain.ids import new_id
-from domain.listing import Owner, get_owned
+from domain import listing
+from domain.listing import get_owned
+from domain.queries import Owner, Page, PageQuery
 from domain.models import Coupon, Customer, Package, Price, Product
 from domain.rules import (require_amount, require_currency, require_email, require_int_range, require_metadata,
                           require_text, require_unique)
@@ -126,17 +129,19 @@ def create_price(uow: UnitOfWork, owner: Owner, cmd: NewPrice) -> Price:
                             interval=cmd.interval, interval_count=cmd.interval_count, active=True))
 
 
-def load_active_prices(uow: UnitOfWork, owner: Owner, price_ids: list[str], param: str) -> list[Price]:
-    """The prices in the order given, each existing for this owner and active; `param[i]` names a bad one."""
+def load_active_prices(uow: UnitOfWork, owner: Owner, price_ids: Sequence[str],
+                       params: Sequence[str]) -> list[Price]:
+    """The prices in the order given, each existing for this owner and active; `params[i]` names
+    the field that chose the i-th one when it is not."""
     found = {p.id: p for p in uow.session.scalars(select(Price).where(
-        Price.id.in_(price_ids), Price.account_id == owner.account_id, Price.livemode == owner.livemode))}
+        Price.id.in_(set(price_ids)), Price.account_id == owner.account_id, Price.livemode == owner.livemode))}
     prices = []
-    for index, price_id in enumerate(price_ids):
+    for price_id, param in zip(price_ids, params, strict=True):
         price = found.get(price_id)
         if price is None:
-            raise invalid(f"{param}[{index}]", f"No such price: {price_id!r}", "resource_missing")
+            raise invalid(param, f"No such price: {price_id!r}", "resource_missing")
         if not price.active:
-            raise invalid(f"{param}[{index}]", f"price {price_id} is not active")
+            raise invalid(param, f"price {price_id} is not active")
         prices.append(price)
     return prices
 
@@ -148,7 +153,7 @@ def create_package(uow: UnitOfWork, owner: Owner, cmd: NewPackage) -> Package:
     if not 1 <= len(cmd.price_ids) <= PACKAGE_MAX_PRICES:
         raise invalid("price_ids", f"a package has 1 to {PACKAGE_MAX_PRICES} prices")
     require_unique(cmd.price_ids, "price_ids")
-    prices = load_active_prices(uow, owner, cmd.price_ids, "price_ids")
+    prices = load_active_prices(uow, owner, cmd.price_ids, [f"price_ids[{i}]" for i in range(len(cmd.price_ids))])
     currency = prices[0].currency
     for index, price in enumerate(prices):
         if price.currency != currency:
@@ -226,11 +231,59 @@ def create_customer(uow: UnitOfWork, owner: Owner, cmd: NewCustomer) -> Customer
 
 # ---- activation -----------------------------------------------------------------------------
 
-def set_active(uow: UnitOfWork, owner: Owner, model: type, object_id: str, active: bool) -> Any:
+def set_active(uow: UnitOfWork, owner: Owner, kind: str, object_id: str, active: bool) -> Any:
     """Deactivate (or reactivate) a product, price, package or coupon. Repeating it is harmless."""
-    obj = get_owned(uow.session, model, owner, object_id, lock=True)
+    obj = get_owned(uow.session, KINDS[kind], owner, object_id, lock=True)
     if obj.active != active:
         obj.active = active
         obj.updated_at = utcnow()
     uow.session.flush()
     return obj
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+# The catalog's nouns by their API name; `get`, `page` and `set_active` take one of these.
+KINDS: dict[str, type] = {"products": Product, "prices": Price, "packages": Package, "coupons": Coupon,
+                          "customers": Customer}
+ACTIVATABLE = ("products", "prices", "packages", "coupons")
+
+
+def get(uow: UnitOfWork, owner: Owner, kind: str, object_id: str) -> Any:
+    return get_owned(uow.session, KINDS[kind], owner, object_id)
+
+
+def page(uow: UnitOfWork, owner: Owner, kind: str, query: PageQuery) -> Page:
+    return listing.page(uow.session, KINDS[kind], owner, query)
+
+
+def _owned(model: type, owner: Owner) -> tuple:
+    return (model.account_id == owner.account_id, model.livemode == owner.livemode)
+
+
+def prices_with_product_names(uow: UnitOfWork, owner: Owner, price_ids: Sequence[str] | None = None, *,
+                              active_only: bool = False, limit: int = 200) -> list[tuple[Price, str]]:
+    """Prices (these, or the newest `limit`) each with its product's name, newest first;
+    `active_only`: only those a new link may use (the price and its product active)."""
+    stmt = select(Price, Product.name).join(Product, Product.id == Price.product_id).where(*_owned(Price, owner))
+    if price_ids is not None:
+        stmt = stmt.where(Price.id.in_(set(price_ids)))
+    if active_only:
+        stmt = stmt.where(Price.active.is_(True), Product.active.is_(True))
+    return [(price, name) for price, name in
+            uow.session.execute(stmt.order_by(Price.created_at.desc(), Price.id.desc()).limit(limit))]
+
+
+def prices_of_product(uow: UnitOfWork, owner: Owner, product_id: str) -> list[Price]:
+    return list(uow.session.scalars(select(Price).where(*_owned(Price, owner), Price.product_id == product_id)
+                                    .order_by(Price.created_at.desc(), Price.id.desc())))
+
+
+def active_coupons(uow: UnitOfWork, owner: Owner, limit: int = 200) -> list[Coupon]:
+    return list(uow.session.scalars(select(Coupon).where(*_owned(Coupon, owner), Coupon.active.is_(True))
+                                    .order_by(Coupon.created_at.desc(), Coupon.id.desc()).limit(limit)))
+
+
+def active_packages(uow: UnitOfWork, owner: Owner, limit: int = 200) -> list[Package]:
+    return list(uow.session.scalars(select(Package).where(*_owned(Package, owner), Package.active.is_(True))
+                                    .order_by(Package.created_at.desc(), Package.id.desc()).limit(limit)))

@@ -18,11 +18,15 @@ from sqlalchemy.engine import Connection
 from domain.catalog import redeemable
 from domain.db import UnitOfWork
 from domain.errors import Conflict, NotFound, invalid
-from domain.listing import Owner, get_owned
-from domain.models import CheckoutSession, Coupon
+from domain import listing
+from domain.expiry import status_condition
+from domain.listing import get_owned
+from domain.queries import Owner, Page, PageQuery
+from domain.models import CheckoutSession, Coupon, Mode
+from domain.models import SessionStatus as Status
 from domain.money import CartLine, CouponTerms, cart_amounts, line_amount
+from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, MODE_RULES
 
-QUANTITY_MIN, QUANTITY_MAX = 1, 999
 
 # One round trip: the link by its token, with the current state of everything it sells. The prices
 # are found by primary key (`id = ANY(ARRAY(...))`): two `IN` subqueries joined by OR scanned every
@@ -111,7 +115,7 @@ def _cart(link: dict[str, Any]) -> list[dict[str, Any]] | None:
 def _amount_fields(mode: str, lines: list[dict[str, Any]], coupon: CouponTerms | None,
                    trial_days: int | None) -> dict[str, int]:
     cart = [CartLine(line["unit_amount_atom"], line["quantity"], line["type"] == "recurring") for line in lines]
-    amounts = cart_amounts(cart, coupon, trial_days=trial_days if mode == "subscription" else None)
+    amounts = cart_amounts(cart, coupon, trial_days=trial_days if MODE_RULES[Mode(mode)].takes_trial else None)
     return {"amount_subtotal_atom": amounts.subtotal_atom, "amount_discount_atom": amounts.discount_atom,
             "amount_total_atom": amounts.total_atom, "amount_due_today_atom": amounts.due_today_atom}
 
@@ -130,10 +134,10 @@ def new_session(link: dict[str, Any] | None, *, session_id: str, checkout_token:
         coupon = None  # left off: the customer sees the real price before paying
     coupon_snapshot = ({"percent_off": coupon["percent_off"], "amount_off_atom": coupon["amount_off_atom"]}
                        if coupon else None)
-    trial_days = link["free_trial_days"] if link["mode"] == "subscription" else None
+    trial_days = link["free_trial_days"] if MODE_RULES[Mode(link["mode"])].takes_trial else None
     return {
         "id": session_id, "account_id": link["account_id"], "livemode": link["livemode"],
-        "payment_link_id": link["id"], "checkout_token": checkout_token, "mode": link["mode"], "status": "open",
+        "payment_link_id": link["id"], "checkout_token": checkout_token, "mode": link["mode"], "status": Status.OPEN.value,
         "line_items": lines, "currency": link["currency"],
         **_amount_fields(link["mode"], lines, _coupon_terms(coupon_snapshot), trial_days),
         "customer_id": link["customer_id"], "coupon_id": coupon["id"] if coupon else None,
@@ -162,17 +166,32 @@ def store(uow: UnitOfWork, snapshot: dict[str, Any]) -> bool:
 
 # ---- reading --------------------------------------------------------------------------------
 
+def get(uow: UnitOfWork, owner: Owner, session_id: str) -> CheckoutSession:
+    return get_owned(uow.session, CheckoutSession, owner, session_id)
+
+
+def page(uow: UnitOfWork, owner: Owner, query: PageQuery, now: datetime, *, status: str | None = None,
+         payment_link_id: str | None = None) -> Page:
+    """Newest first, optionally of one link and in one effective status at `now` (`open` leaves
+    out sessions past `expires_at`, `expired` takes them in)."""
+    if payment_link_id is not None:
+        query.filters["payment_link_id"] = payment_link_id
+    if status is not None:
+        query.where.append(status_condition(status, now))
+    return listing.page(uow.session, CheckoutSession, owner, query)
+
+
 def effective_status(session: CheckoutSession, now: datetime) -> str:
     """What every reader sees: an open session is expired from `expires_at` on."""
-    if session.status == "open" and now >= session.expires_at:
-        return "expired"
+    if session.status == Status.OPEN and now >= session.expires_at:
+        return Status.EXPIRED
     return session.status
 
 
 def effective_expired_at(session: CheckoutSession, now: datetime) -> datetime | None:
     if session.expired_at is not None:
         return session.expired_at
-    return session.expires_at if effective_status(session, now) == "expired" else None
+    return session.expires_at if effective_status(session, now) == Status.EXPIRED else None
 
 
 def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -> CheckoutSession | None:
@@ -200,7 +219,7 @@ def _open_for_change(uow: UnitOfWork, checkout_token: str, now: datetime) -> Che
     if session is None:
         raise NotFound("No such checkout session")
     status = effective_status(session, now)
-    if status != "open":
+    if status != Status.OPEN:
         raise Conflict(f"This checkout session is {status}.", code=f"session_{status}")
     return session
 
@@ -219,8 +238,8 @@ def complete(uow: UnitOfWork, checkout_token: str, now: datetime) -> Completion:
         return Completion(False, "coupon_unavailable")
     done = uow.session.execute(
         update(CheckoutSession)
-        .where(CheckoutSession.id == session.id, CheckoutSession.status == "open", CheckoutSession.expires_at > now)
-        .values(status="complete", completed_at=now, updated_at=now)
+        .where(CheckoutSession.id == session.id, CheckoutSession.status == Status.OPEN, CheckoutSession.expires_at > now)
+        .values(status=Status.COMPLETE.value, completed_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     uow.session.refresh(session)
@@ -239,7 +258,7 @@ def _redeem_coupon(uow: UnitOfWork, coupon_id: str) -> bool:
 
 
 def change_quantities(uow: UnitOfWork, checkout_token: str, quantities: dict[int, int], now: datetime) -> CheckoutSession:
-    """Cart edit at checkout: new quantities (1–999) for some lines; the amounts follow."""
+    """Cart edit at checkout: new quantities (MIN_QUANTITY to MAX_QUANTITY) for some lines; the amounts follow."""
     session = _open_for_change(uow, checkout_token, now)
     if not session.allow_cart_edit:
         raise invalid("quantity", "This checkout does not allow changing quantities.")
@@ -247,8 +266,8 @@ def change_quantities(uow: UnitOfWork, checkout_token: str, quantities: dict[int
     for index, quantity in quantities.items():
         if not 0 <= index < len(lines):
             raise invalid(f"line_items[{index}]", "No such line in this checkout.")
-        if not QUANTITY_MIN <= quantity <= QUANTITY_MAX:
-            raise invalid(f"line_items[{index}].quantity", f"Quantity must be {QUANTITY_MIN} to {QUANTITY_MAX}.")
+        if not MIN_QUANTITY <= quantity <= MAX_QUANTITY:
+            raise invalid(f"line_items[{index}].quantity", f"Quantity must be {MIN_QUANTITY} to {MAX_QUANTITY}.")
         lines[index]["quantity"] = quantity
         lines[index]["amount_atom"] = line_amount(lines[index]["unit_amount_atom"], quantity)
     session.line_items = lines
@@ -268,10 +287,10 @@ def expire(uow: UnitOfWork, owner: Owner, session_id: str, now: datetime) -> Che
     """An operator or merchant expires an open session by hand; anything else is a 409."""
     session = get_owned(uow.session, CheckoutSession, owner, session_id, lock=True)
     status = effective_status(session, now)  # past expires_at it is already expired for every reader
-    if status != "open":
+    if status != Status.OPEN:
         raise Conflict(f"Only an open checkout session can be expired; this one is {status}.",
                        code="session_not_open")
-    session.status = "expired"
+    session.status = Status.EXPIRED.value
     session.expired_at = min(now, session.expires_at)
     session.updated_at = now
     uow.session.flush()

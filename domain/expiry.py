@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from domain.db import UnitOfWork
 from domain.models import CheckoutSession
+from domain.models import SessionStatus as Status
 
 # `= ANY(ARRAY(subquery))` keeps the planner on the partial index and a primary-key lookup per
 # id; `id IN (SELECT ...)` planned a full scan per batch and ran 3.5x slower (ARCHITECTURE 4).
@@ -129,7 +130,7 @@ def sweep(engine: Engine, now: datetime, batch_size: int = 5000,
 def confirm_expired(uow: UnitOfWork, session_id: str) -> CheckoutSession | None:
     """The session if its stored status is `expired` (what a follow-up job acts on), else None."""
     session = uow.session.get(CheckoutSession, session_id)
-    return session if session is not None and session.status == "expired" else None
+    return session if session is not None and session.status == Status.EXPIRED else None
 
 
 # ---- reading, for merchants and operators ----------------------------------------------------
@@ -138,11 +139,11 @@ def status_condition(status: str, now: datetime):
     """SQL for "the effective status is `status` at `now`", in the same terms as
     `checkout_sessions.effective_status`: a stored-open session past expires_at is expired."""
     cs = CheckoutSession
-    if status == "open":
-        return and_(cs.status == "open", cs.expires_at > now)
-    if status == "expired":
-        return or_(cs.status == "expired", and_(cs.status == "open", cs.expires_at <= now))
-    return cs.status == status
+    if status == Status.OPEN:
+        return and_(cs.status == Status.OPEN, cs.expires_at > now)
+    if status == Status.EXPIRED:
+        return or_(cs.status == Status.EXPIRED, and_(cs.status == Status.OPEN, cs.expires_at <= now))
+    return cs.status == Status(status)
 
 
 @dataclass(frozen=True)

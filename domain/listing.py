@@ -1,42 +1,18 @@
-"""Reading merchant objects: one by id, and newest-first pages by cursor (never OFFSET)."""
+"""Reading merchant objects: one by id, and newest-first pages by cursor (never OFFSET).
+
+The SQL behind every feature's read side (`payment_links.get/page`, `catalog.get/page`, ...);
+what a read asks for and gets back is in domain/queries.py."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from domain.errors import NotFound, invalid
+from domain.queries import LIMIT_MAX, Owner, Page, PageQuery
 
 T = TypeVar("T")
-LIMIT_MAX = 100
-
-
-@dataclass(frozen=True)
-class Owner:
-    """Whose objects a request may see: one account, in one mode (the API key's)."""
-
-    account_id: str
-    livemode: bool
-
-
-@dataclass
-class PageQuery:
-    limit: int = 10
-    starting_after: str | None = None
-    ending_before: str | None = None
-    created_gte: datetime | None = None
-    created_lte: datetime | None = None
-    filters: dict[str, Any] = field(default_factory=dict)
-    where: list[Any] = field(default_factory=list)   # further SQL conditions (e.g. an effective status)
-
-
-@dataclass
-class Page:
-    data: list[Any]
-    has_more: bool
 
 
 def get_owned(session: Session, model: type[T], owner: Owner, object_id: str, *, param: str | None = None,

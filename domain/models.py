@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, Text, text
@@ -30,6 +31,22 @@ class Base(DeclarativeBase):
         dict[str, Any] | None: JSONB,
         int: Integer,
     }
+
+
+class Mode(StrEnum):
+    """What a payment link (and each session made from it) does: the seed's three modes."""
+
+    PAYMENT = "payment"            # a one-time charge
+    SUBSCRIPTION = "subscription"  # recurring billing
+    SETUP = "setup"                # collect a payment method, charge nothing
+
+
+class SessionStatus(StrEnum):
+    """A checkout session's stored status (readers see `expired` from `expires_at` on)."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    EXPIRED = "expired"
 
 
 class Account(Base):

@@ -13,28 +13,57 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import money
-from domain.catalog import coupon_is_redeemable
+from domain import listing, money
+from domain.catalog import coupon_is_redeemable, load_active_prices
 from domain.db import UnitOfWork, utcnow
 from domain.errors import NotFound, invalid
 from domain.ids import new_id, new_url_token
-from domain.listing import Owner, get_owned
-from domain.models import Coupon, Customer, Package, PaymentLink, Price
+from domain.expiry import status_condition
+from domain.listing import get_owned
+from domain.queries import Owner, Page, PageQuery
+from domain.models import CheckoutSession, Coupon, Customer, Mode, Package, PaymentLink, Price
 from domain.rules import MAX_NAME_CHARS, require_int_range, require_metadata, require_text, require_unique, require_url
 
-MODES = ("payment", "subscription", "setup")
-PAYMENT_METHODS = ("credit_card", "debit_card", "apple_pay", "google_pay", "paypal", "bank_transfer", "sepa_debit",
-                   "ach_debit")
+MODES = tuple(mode.value for mode in Mode)
+# Every method a link may accept, with the name a customer reads.
+PAYMENT_METHODS = {
+    "credit_card": "Credit card", "debit_card": "Debit card", "apple_pay": "Apple Pay", "google_pay": "Google Pay",
+    "paypal": "PayPal", "bank_transfer": "Bank transfer", "sepa_debit": "SEPA Direct Debit",
+    "ach_debit": "ACH Direct Debit",
+}
 MAX_LINE_ITEMS = 20
 MAX_PACKAGES = 20
-MAX_QUANTITY = 999
+MIN_QUANTITY, MAX_QUANTITY = 1, 999
 MAX_DESCRIPTION_CHARS = 500
 MAX_TRIAL_DAYS = 730
 MAX_EXPIRES_IN_HOURS = 720
 DEFAULT_EXPIRES_IN_HOURS = 24
+
+
+@dataclass(frozen=True)
+class ModeRules:
+    """What a link of one mode may sell and take."""
+
+    sells: bool                    # has line_items or package_ids (setup sells nothing)
+    price_types: frozenset[str]    # the price types its cart may hold
+    needs_recurring: bool          # at least one recurring price, all on one schedule
+    takes_coupon: bool
+    takes_trial: bool
+    refusal: str                   # why a field it does not take is refused
+
+
+MODE_RULES: dict[Mode, ModeRules] = {
+    Mode.PAYMENT: ModeRules(sells=True, price_types=frozenset({"one_time"}), needs_recurring=False,
+                            takes_coupon=True, takes_trial=False,
+                            refusal="free_trial_days is only for subscription links"),
+    Mode.SUBSCRIPTION: ModeRules(sells=True, price_types=frozenset({"one_time", "recurring"}), needs_recurring=True,
+                                 takes_coupon=True, takes_trial=True, refusal=""),
+    Mode.SETUP: ModeRules(sells=False, price_types=frozenset(), needs_recurring=False, takes_coupon=False,
+                          takes_trial=False, refusal="a setup link charges nothing: leave out {param}"),
+}
 
 
 @dataclass
@@ -93,18 +122,23 @@ def check_name(name: str | None) -> None:
     require_text(name, "name", MAX_NAME_CHARS, required=False)
 
 
-def check_mode(mode: str) -> None:
+def check_mode(mode: str) -> ModeRules:
     if mode not in MODES:
         raise invalid("mode", "mode must be payment, subscription or setup")
+    return MODE_RULES[Mode(mode)]
+
+
+def _refuse(rules: ModeRules, param: str):
+    return invalid(param, rules.refusal.format(param=param))
 
 
 def check_cart_shape(mode: str, line_items: list[LineItem] | None, package_ids: list[str] | None) -> None:
-    """Line items xor packages; none at all for setup, one of them for payment and subscription."""
-    if mode == "setup":
-        if line_items is not None:
-            raise invalid("line_items", "a setup link charges nothing: leave out line_items")
-        if package_ids is not None:
-            raise invalid("package_ids", "a setup link charges nothing: leave out package_ids")
+    """Line items xor packages; none at all for a mode that sells nothing, one of them otherwise."""
+    rules = check_mode(mode)
+    if not rules.sells:
+        for param, value in (("line_items", line_items), ("package_ids", package_ids)):
+            if value is not None:
+                raise _refuse(rules, param)
         return
     if line_items is not None and package_ids is not None:
         raise invalid("package_ids", "give line_items or package_ids, not both")
@@ -125,16 +159,23 @@ def check_cart_shape(mode: str, line_items: list[LineItem] | None, package_ids: 
 
 def check_line_item(item: LineItem, param: str) -> None:
     require_text(item.price_id, f"{param}.price_id")
-    require_int_range(item.quantity, f"{param}.quantity", 1, MAX_QUANTITY)
+    require_int_range(item.quantity, f"{param}.quantity", MIN_QUANTITY, MAX_QUANTITY)
     require_text(item.description, f"{param}.description", MAX_DESCRIPTION_CHARS, required=False)
 
 
 def check_trial(mode: str, free_trial_days: int | None) -> None:
     if free_trial_days is None:
         return
-    if mode != "subscription":
-        raise invalid("free_trial_days", "free_trial_days is only for subscription links")
+    rules = MODE_RULES[Mode(mode)]
+    if not rules.takes_trial:
+        raise _refuse(rules, "free_trial_days")
     require_int_range(free_trial_days, "free_trial_days", 1, MAX_TRIAL_DAYS)
+
+
+def check_coupon_allowed(mode: str, coupon_id: str | None) -> None:
+    rules = MODE_RULES[Mode(mode)]
+    if coupon_id is not None and not rules.takes_coupon:
+        raise _refuse(rules, "coupon_id")
 
 
 def check_payment_methods(methods: list[str] | None, param: str = "accepted_payment_methods") -> None:
@@ -153,10 +194,8 @@ def check_payment_methods(methods: list[str] | None, param: str = "accepted_paym
 def validate_new(cmd: NewPaymentLink) -> None:
     """Every rule of a new link that needs no lookup."""
     check_name(cmd.name)
-    check_mode(cmd.mode)
     check_cart_shape(cmd.mode, cmd.line_items, cmd.package_ids)
-    if cmd.mode == "setup" and cmd.coupon_id is not None:
-        raise invalid("coupon_id", "a setup link charges nothing: leave out coupon_id")
+    check_coupon_allowed(cmd.mode, cmd.coupon_id)
     check_trial(cmd.mode, cmd.free_trial_days)
     require_int_range(cmd.expires_in_hours, "expires_in_hours", 1, MAX_EXPIRES_IN_HOURS)
     require_url(cmd.success_url, "success_url")
@@ -188,15 +227,15 @@ def check_cart_prices(mode: str, entries: Sequence[tuple[str, Price]], cart_para
         if price.currency != currency:
             raise invalid(param, f"all items of a link share one currency ({currency}); {price.id} is in "
                                  f"{price.currency}")
-    if mode == "payment":
-        for param, price in entries:
-            if price.type != "one_time":
-                raise invalid(param, f"a payment link sells one-time prices only; {price.id} is recurring "
-                                     "(use mode subscription)")
-    elif mode == "subscription":
+    rules = MODE_RULES[Mode(mode)]
+    for param, price in entries:
+        if price.type not in rules.price_types:
+            raise invalid(param, f"a payment link sells one-time prices only; {price.id} is recurring "
+                                 "(use mode subscription)")
+    if rules.needs_recurring:
         recurring = [(param, price) for param, price in entries if price.type == "recurring"]
         if not recurring:
-            raise invalid(cart_param, "a subscription link needs at least one recurring price")
+            raise invalid(cart_param, f"a {mode} link needs at least one recurring price")
         first = recurring[0][1]
         for param, price in recurring[1:]:
             if (price.interval, price.interval_count) != (first.interval, first.interval_count):
@@ -246,18 +285,9 @@ def _owned_or_invalid(session: Session, model: type, owner: Owner, object_id: st
         raise invalid(param, missing.message, "resource_missing") from None
 
 
-def _line_item_prices(session: Session, owner: Owner, items: Sequence[LineItem]) -> list[tuple[str, Price]]:
-    found = _owned_by_id(session, Price, owner, [item.price_id for item in items])
-    entries = []
-    for index, item in enumerate(items):
-        param = f"line_items[{index}].price_id"
-        price = found.get(item.price_id)
-        if price is None:
-            raise invalid(param, f"No such price: {item.price_id!r}", "resource_missing")
-        if not price.active:
-            raise invalid(param, f"price {price.id} is not active")
-        entries.append((param, price))
-    return entries
+def _line_item_prices(uow: UnitOfWork, owner: Owner, items: Sequence[LineItem]) -> list[tuple[str, Price]]:
+    params = [f"line_items[{index}].price_id" for index in range(len(items))]
+    return list(zip(params, load_active_prices(uow, owner, [item.price_id for item in items], params)))
 
 
 def _package_prices(session: Session, owner: Owner, package_ids: Sequence[str]) -> list[tuple[str, Price]]:
@@ -290,7 +320,7 @@ def create(uow: UnitOfWork, owner: Owner, cmd: NewPaymentLink) -> PaymentLink:
     currency: str | None = None
     total = 0
     if cmd.line_items is not None:
-        entries = _line_item_prices(session, owner, cmd.line_items)
+        entries = _line_item_prices(uow, owner, cmd.line_items)
         currency = check_cart_prices(cmd.mode, entries, "line_items")
         prices = [price for _, price in entries]
         line_items = expand_line_items(cmd.line_items, prices)
@@ -324,8 +354,7 @@ def update(uow: UnitOfWork, owner: Owner, link_id: str, changes: PaymentLinkUpda
     link = get_owned(uow.session, PaymentLink, owner, link_id, lock=True)
     given = changes.given()
     if given.get("coupon_id") is not None:
-        if link.mode == "setup":
-            raise invalid("coupon_id", "a setup link charges nothing: it takes no coupon")
+        check_coupon_allowed(link.mode, given["coupon_id"])
         coupon = _owned_or_invalid(uow.session, Coupon, owner, given["coupon_id"], "coupon_id")
         check_coupon(coupon, link.currency, utcnow())
     changed = False
@@ -343,3 +372,59 @@ def update(uow: UnitOfWork, owner: Owner, link_id: str, changes: PaymentLinkUpda
 def deactivate(uow: UnitOfWork, owner: Owner, link_id: str) -> PaymentLink:
     """Soft delete: shared URLs stop working, sessions already made are untouched. Repeatable."""
     return update(uow, owner, link_id, PaymentLinkUpdate(is_active=False))
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+# What a merchant may filter a list of links by (columns of the link).
+LIST_FILTERS = ("is_active", "mode", "customer_id")
+
+
+def get(uow: UnitOfWork, owner: Owner, link_id: str) -> PaymentLink:
+    return get_owned(uow.session, PaymentLink, owner, link_id)
+
+
+def page(uow: UnitOfWork, owner: Owner, query: PageQuery) -> Page:
+    """Newest first; `query.filters` may hold any of LIST_FILTERS."""
+    unknown = set(query.filters) - set(LIST_FILTERS)
+    if unknown:
+        raise ValueError(f"not a payment link filter: {sorted(unknown)}")
+    return listing.page(uow.session, PaymentLink, owner, query)
+
+
+def active_share_token(uow: UnitOfWork, link_id: str) -> str | None:
+    """The secure token of the link a session was made from, while that link is active (the
+    hosted page's "start again" for an expired session)."""
+    return uow.session.scalar(select(PaymentLink.secure_token)
+                              .where(PaymentLink.id == link_id, PaymentLink.is_active.is_(True)))
+
+
+@dataclass(frozen=True)
+class LinkCounts:
+    made: int
+    completed: int
+    expired: int
+
+    @property
+    def open(self) -> int:
+        return self.made - self.completed - self.expired
+
+    @property
+    def completion_rate(self) -> str:
+        """Completed sessions per session made, in percent with one decimal ("—" before the first)."""
+        if not self.made:
+            return "—"
+        tenths = (self.completed * 1000 + self.made // 2) // self.made
+        return f"{tenths // 10}.{tenths % 10}%"
+
+
+def counts(uow: UnitOfWork, owner: Owner, link_id: str, now: datetime) -> LinkCounts:
+    """The sessions made from a link, by effective status: an open session is expired from its
+    `expires_at` on, whether or not the sweep has recorded it yet."""
+    cs = CheckoutSession
+    made, completed, gone = uow.session.execute(
+        select(func.count(), func.count().filter(status_condition("complete", now)),
+               func.count().filter(status_condition("expired", now)))
+        .where(cs.account_id == owner.account_id, cs.livemode == owner.livemode, cs.payment_link_id == link_id)
+    ).one()
+    return LinkCounts(made, completed, gone)

@@ -2,7 +2,7 @@
 as the API, signed in with email and password, scoped to one account and the live/test switch."""
 from __future__ import annotations
 
-from api.dashboard import auth, catalog, links, sessions
+from api.dashboard import auth, catalog, checkout_sessions, payment_links
 from api.dashboard.web import PREFIX, STATIC, BadForm, Cookies, PageNotFound, handle_bad_form, handle_not_found, \
     redirect
 
@@ -11,7 +11,7 @@ class Home:
     dashboard = True
 
     def on_get(self, req, resp) -> None:
-        redirect(resp, links.LINKS)
+        redirect(resp, payment_links.LINKS)
 
 
 def add_routes(app, settings, deps) -> None:
@@ -23,12 +23,12 @@ def add_routes(app, settings, deps) -> None:
     app.add_route(auth.SIGN_IN, auth.SignIn(settings, deps.redis))
     app.add_route(f"{PREFIX}/sign-out", auth.SignOut())
     app.add_route(f"{PREFIX}/mode", auth.Mode(settings))
-    app.add_route(links.LINKS, links.LinkList())
-    app.add_route(f"{links.LINKS}/new", links.LinkNew(settings))
-    app.add_route(f"{links.LINKS}/{{link_id}}", links.LinkPage(settings))
-    app.add_route(f"{links.LINKS}/{{link_id}}/deactivate", links.LinkDeactivate())
-    app.add_route(sessions.SESSIONS, sessions.SessionList())
-    app.add_route(f"{sessions.SESSIONS}/{{session_id}}", sessions.SessionPage())
+    app.add_route(payment_links.LINKS, payment_links.LinkList())
+    app.add_route(f"{payment_links.LINKS}/new", payment_links.LinkNew(settings))
+    app.add_route(f"{payment_links.LINKS}/{{link_id}}", payment_links.LinkPage(settings))
+    app.add_route(f"{payment_links.LINKS}/{{link_id}}/deactivate", payment_links.LinkDeactivate())
+    app.add_route(checkout_sessions.SESSIONS, checkout_sessions.SessionList())
+    app.add_route(f"{checkout_sessions.SESSIONS}/{{session_id}}", checkout_sessions.SessionPage())
     app.add_route(catalog.PRODUCTS, catalog.Products(settings))
     app.add_route(f"{catalog.PRODUCTS}/{{product_id}}", catalog.ProductPage(settings))
     app.add_route(catalog.PACKAGES, catalog.Packages(settings))

@@ -19,7 +19,7 @@ from api.dashboard.web import PREFIX, BadForm, Cookies, read_form, redirect, ren
 from api.errors import ApiError
 from api.ratelimit import RateLimiter
 from domain import users
-from domain.listing import Owner
+from domain.queries import Owner
 from runtime.settings import Settings
 
 SESSION_COOKIE = "pk_session"

@@ -2,14 +2,12 @@
 package, a coupon), through the same domain services as the API."""
 from __future__ import annotations
 
-from api.dashboard import forms, stats
+from api.dashboard import forms, labels
 from api.dashboard.auth import csrf_token
-from api.dashboard.links import owned
-from api.dashboard.web import PREFIX, page_query, pager, read_form, redirect, render
-from domain import catalog, listing
+from api.dashboard.web import PREFIX, owned, page_query, pager, read_form, redirect, render
+from domain import catalog
 from domain.currencies import EXPONENTS
 from domain.errors import InvalidRequest
-from domain.models import Coupon, Package, Product
 from runtime.settings import Settings
 
 PRODUCTS = f"{PREFIX}/products"
@@ -20,7 +18,7 @@ COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF", "SEK", "KW
 
 class _CatalogPage:
     dashboard = True
-    model: type
+    kind: str                      # the domain's catalog kind
     path: str
     template: str
     fields: set[str]
@@ -34,7 +32,7 @@ class _CatalogPage:
     def _page(self, req, resp, values=None, errors=None, status=200):
         query = page_query(req, {}, limit=25)
         try:
-            found = listing.page(req.context.uow.session, self.model, req.context.owner, query)
+            found = catalog.page(req.context.uow, req.context.owner, self.kind, query)
         except InvalidRequest:
             return redirect(resp, self.path)
         render(req, resp, self.template, status=status, items=found.data, pages=pager(self.path, {}, found, query),
@@ -61,7 +59,7 @@ class _CatalogPage:
 
 
 class Products(_CatalogPage):
-    model, path, template, fields = Product, PRODUCTS, "products.html", forms.PRODUCT_FIELDS
+    kind, path, template, fields = "products", PRODUCTS, "products.html", forms.PRODUCT_FIELDS
 
     def create(self, req, form):
         return catalog.create_product(req.context.uow, req.context.owner, forms.product_command(form))
@@ -79,17 +77,17 @@ class ProductPage:
         self._settings = settings
 
     def _page(self, req, resp, product, values=None, errors=None, status=200) -> None:
-        prices = stats.prices_of(req.context.uow.session, req.context.owner, product.id)
+        prices = catalog.prices_of_product(req.context.uow, req.context.owner, product.id)
         render(req, resp, "product.html", status=status, product=product, prices=prices,
                values=values or {"currency": "USD", "type": "one_time", "interval": "month", "interval_count": "1"},
                errors=errors or {}, csrf_token=csrf_token(req), currencies=COMMON_CURRENCIES,
                all_currencies=sorted(EXPONENTS), intervals=catalog.INTERVALS, section="catalog")
 
     def on_get(self, req, resp, product_id: str) -> None:
-        self._page(req, resp, owned(req, Product, product_id))
+        self._page(req, resp, owned(catalog.get, req, "products", product_id))
 
     def on_post(self, req, resp, product_id: str) -> None:
-        product = owned(req, Product, product_id)
+        product = owned(catalog.get, req, "products", product_id)
         form = read_form(req, self._settings.max_body_bytes)
         try:
             catalog.create_price(req.context.uow, req.context.owner, forms.price_command(form, product.id))
@@ -100,25 +98,25 @@ class ProductPage:
 
 
 class Packages(_CatalogPage):
-    model, path, template, fields = Package, PACKAGES, "packages.html", forms.PACKAGE_FIELDS
+    kind, path, template, fields = "packages", PACKAGES, "packages.html", forms.PACKAGE_FIELDS
 
     def context(self, req) -> dict:
-        session, owner = req.context.uow.session, req.context.owner
-        return {"prices": stats.price_labels(session, owner, active_only=True),
-                "all_prices": stats.price_labels(session, owner)}
+        uow, owner = req.context.uow, req.context.owner
+        return {"prices": labels.price_labels(uow, owner, active_only=True),
+                "all_prices": labels.price_labels(uow, owner)}
 
     def create(self, req, form):
         return catalog.create_package(req.context.uow, req.context.owner, forms.package_command(form))
 
 
 class Coupons(_CatalogPage):
-    model, path, template, fields = Coupon, COUPONS, "coupons.html", forms.COUPON_FIELDS
+    kind, path, template, fields = "coupons", COUPONS, "coupons.html", forms.COUPON_FIELDS
 
     def defaults(self) -> dict:
         return {"kind": "percent", "duration": "once", "currency": "USD"}
 
     def context(self, req) -> dict:
-        return {"label": stats.coupon_label, "durations": catalog.COUPON_DURATIONS}
+        return {"label": labels.coupon_label, "durations": catalog.COUPON_DURATIONS}
 
     def create(self, req, form):
         return catalog.create_coupon(req.context.uow, req.context.owner, forms.coupon_command(form))

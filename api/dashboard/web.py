@@ -16,6 +16,7 @@ from api.http import raw_body
 from domain.checkout_sessions import effective_status
 from domain.currencies import format_atoms
 from domain.db import utcnow
+from domain.errors import NotFound
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -78,6 +79,14 @@ def safe_next(target: str | None, default: str = f"{PREFIX}/payment-links") -> s
 
 class PageNotFound(Exception):
     """Another account's object, another mode's, or nothing at all: one 404 page."""
+
+
+def owned(read, req: falcon.Request, *args: Any) -> Any:
+    """`read(uow, owner, *args)`, a domain read of this user's account and mode, or the one 404 page."""
+    try:
+        return read(req.context.uow, req.context.owner, *args)
+    except NotFound:
+        raise PageNotFound() from None
 
 
 def handle_not_found(req, resp, ex: PageNotFound, params) -> None:
@@ -176,7 +185,7 @@ def handle_bad_form(req, resp, ex: BadForm, params) -> None:
 # ---- newest-first pages -----------------------------------------------------------------------
 
 def page_query(req: falcon.Request, filters: dict[str, Any], limit: int = 20):
-    from domain.listing import PageQuery
+    from domain.queries import PageQuery
 
     def cursor(name: str) -> str | None:
         value = req.get_param(name) or None

@@ -12,21 +12,23 @@ from typing import Any
 import msgspec
 
 from api import schemas, views
-from api.http import PAGE_PARAMS, parse_query, read_json, respond
+from api.http import PAGE_PARAMS, page_query, parse_query, read_json, respond
 from api.openapi import PAGE_QUERY, Operation
-from domain import catalog, listing, models
+from domain import catalog
 
 
 @dataclass(frozen=True)
 class Noun:
-    path: str                      # "products"
-    model: type
+    path: str                      # "products": also the domain's catalog kind
     create_shape: type
     to_command: Callable[[Any], Any]
     create: Callable[..., Any]
     view: Callable[[Any], Any]
     out: type
-    has_active: bool = True
+
+    @property
+    def has_active(self) -> bool:
+        return self.path in catalog.ACTIVATABLE
 
 
 def _plain(body: msgspec.Struct) -> dict[str, Any]:
@@ -42,16 +44,16 @@ def _coupon_command(body: schemas.CouponCreate) -> catalog.NewCoupon:
 
 
 NOUNS = [
-    Noun("products", models.Product, schemas.ProductCreate, lambda b: catalog.NewProduct(**_plain(b)),
+    Noun("products", schemas.ProductCreate, lambda b: catalog.NewProduct(**_plain(b)),
          catalog.create_product, views.product, schemas.ProductOut),
-    Noun("prices", models.Price, schemas.PriceCreate, lambda b: catalog.NewPrice(**_plain(b)),
+    Noun("prices", schemas.PriceCreate, lambda b: catalog.NewPrice(**_plain(b)),
          catalog.create_price, views.price, schemas.PriceOut),
-    Noun("packages", models.Package, schemas.PackageCreate, lambda b: catalog.NewPackage(**_plain(b)),
+    Noun("packages", schemas.PackageCreate, lambda b: catalog.NewPackage(**_plain(b)),
          catalog.create_package, views.package, schemas.PackageOut),
-    Noun("coupons", models.Coupon, schemas.CouponCreate, _coupon_command,
+    Noun("coupons", schemas.CouponCreate, _coupon_command,
          catalog.create_coupon, views.coupon, schemas.CouponOut),
-    Noun("customers", models.Customer, schemas.CustomerCreate, lambda b: catalog.NewCustomer(**_plain(b)),
-         catalog.create_customer, views.customer, schemas.CustomerOut, has_active=False),
+    Noun("customers", schemas.CustomerCreate, lambda b: catalog.NewCustomer(**_plain(b)),
+         catalog.create_customer, views.customer, schemas.CustomerOut),
 ]
 
 
@@ -67,8 +69,7 @@ class Collection:
         respond(resp, self.noun.view(created))
 
     def on_get(self, req, resp, account_id: str) -> None:
-        query = listing.PageQuery(**parse_query(req, PAGE_PARAMS))
-        found = listing.page(req.context.uow.session, self.noun.model, req.context.owner, query)
+        found = catalog.page(req.context.uow, req.context.owner, self.noun.path, page_query(parse_query(req, PAGE_PARAMS)))
         respond(resp, self.list_shape(data=[self.noun.view(o) for o in found.data], has_more=found.has_more))
 
 
@@ -78,7 +79,7 @@ class Item:
         self.max_body_bytes = max_body_bytes
 
     def on_get(self, req, resp, account_id: str, object_id: str) -> None:
-        found = listing.get_owned(req.context.uow.session, self.noun.model, req.context.owner, object_id)
+        found = catalog.get(req.context.uow, req.context.owner, self.noun.path, object_id)
         respond(resp, self.noun.view(found))
 
 
@@ -88,7 +89,7 @@ class ActivatableItem(Item):
 
     def on_patch(self, req, resp, account_id: str, object_id: str) -> None:
         body = read_json(req, schemas.ActiveUpdate, self.max_body_bytes)
-        changed = catalog.set_active(req.context.uow, req.context.owner, self.noun.model, object_id, body.active)
+        changed = catalog.set_active(req.context.uow, req.context.owner, self.noun.path, object_id, body.active)
         respond(resp, self.noun.view(changed))
 
 

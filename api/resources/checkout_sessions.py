@@ -5,31 +5,22 @@ Every answer shows the effective status at the moment of the request, so a sessi
 """
 from __future__ import annotations
 
-from typing import Any
 
 from api import schemas, views
-from api.http import PAGE_PARAMS, one_of, parse_query, respond, str_param
+from api.http import PAGE_PARAMS, one_of, page_query, parse_query, respond, str_param
 from api.openapi import PAGE_QUERY, Operation, QueryParam
-from domain import checkout_sessions, expiry, listing
+from domain import checkout_sessions
 from domain.db import utcnow
-from domain.models import CheckoutSession
 from runtime import metrics
 from runtime.settings import Settings
 
-STATUSES = ("open", "complete", "expired")
+STATUSES = tuple(status.value for status in checkout_sessions.Status)
 LIST_PARAMS = {**PAGE_PARAMS, "payment_link_id": str_param, "status": one_of(*STATUSES)}
 LIST_QUERY = PAGE_QUERY + (
     QueryParam("payment_link_id", {"type": "string"}, "only sessions made from this link"),
     QueryParam("status", {"enum": list(STATUSES)}, "the effective status: `open` leaves out sessions past "
                                                     "expires_at, `expired` includes them"),
 )
-
-
-def list_query(params: dict[str, Any], now) -> listing.PageQuery:
-    filters = {"payment_link_id": params["payment_link_id"]} if "payment_link_id" in params else {}
-    where = [expiry.status_condition(params["status"], now)] if "status" in params else []
-    return listing.PageQuery(limit=params.get("limit", 10), starting_after=params.get("starting_after"),
-                             ending_before=params.get("ending_before"), filters=filters, where=where)
 
 
 class Collection:
@@ -39,8 +30,9 @@ class Collection:
 
     def on_get(self, req, resp, account_id: str) -> None:
         now = utcnow()
-        query = list_query(parse_query(req, LIST_PARAMS), now)
-        found = listing.page(req.context.uow.session, CheckoutSession, req.context.owner, query)
+        params = parse_query(req, LIST_PARAMS)
+        found = checkout_sessions.page(req.context.uow, req.context.owner, page_query(params), now,
+                                       status=params.get("status"), payment_link_id=params.get("payment_link_id"))
         data = [views.checkout_session(s, self.settings.checkout_base_url, now) for s in found.data]
         respond(resp, self.list_shape(data=data, has_more=found.has_more))
 
@@ -50,7 +42,7 @@ class Item:
         self.settings = settings
 
     def on_get(self, req, resp, account_id: str, session_id: str) -> None:
-        found = listing.get_owned(req.context.uow.session, CheckoutSession, req.context.owner, session_id)
+        found = checkout_sessions.get(req.context.uow, req.context.owner, session_id)
         respond(resp, views.checkout_session(found, self.settings.checkout_base_url, utcnow()))
 
 

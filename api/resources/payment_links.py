@@ -1,15 +1,14 @@
 """Payment links: create, list (filtered, by cursor), retrieve, change, deactivate."""
 from __future__ import annotations
 
-from typing import Any
 
 import msgspec
 
 from api import schemas, views
-from api.http import PAGE_PARAMS, bool_param, one_of, parse_query, read_json, respond, str_param, time_param
+from api.http import (PAGE_PARAMS, bool_param, one_of, page_query, parse_query, read_json, respond, str_param,
+                      time_param)
 from api.openapi import PAGE_QUERY, Operation, QueryParam
-from domain import listing, payment_links
-from domain.models import PaymentLink
+from domain import payment_links
 from runtime.settings import Settings
 
 LIST_PARAMS = {
@@ -27,7 +26,6 @@ LIST_QUERY = PAGE_QUERY + (
     QueryParam("created[gte]", {"type": "string"}, "RFC 3339 time or Unix seconds: created at or after"),
     QueryParam("created[lte]", {"type": "string"}, "RFC 3339 time or Unix seconds: created at or before"),
 )
-FILTERS = ("is_active", "mode", "customer_id")
 
 
 def new_link_command(body: schemas.PaymentLinkCreate) -> payment_links.NewPaymentLink:
@@ -42,13 +40,6 @@ def update_command(body: schemas.PaymentLinkUpdate) -> payment_links.PaymentLink
     return payment_links.PaymentLinkUpdate(**given)
 
 
-def list_query(params: dict[str, Any]) -> listing.PageQuery:
-    return listing.PageQuery(
-        limit=params.get("limit", 10), starting_after=params.get("starting_after"),
-        ending_before=params.get("ending_before"), created_gte=params.get("created[gte]"),
-        created_lte=params.get("created[lte]"), filters={name: params[name] for name in FILTERS if name in params})
-
-
 class Collection:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -60,8 +51,8 @@ class Collection:
         respond(resp, views.payment_link(link, self.settings.public_base_url))
 
     def on_get(self, req, resp, account_id: str) -> None:
-        query = list_query(parse_query(req, LIST_PARAMS))
-        found = listing.page(req.context.uow.session, PaymentLink, req.context.owner, query)
+        query = page_query(parse_query(req, LIST_PARAMS), payment_links.LIST_FILTERS)
+        found = payment_links.page(req.context.uow, req.context.owner, query)
         data = [views.payment_link(link, self.settings.public_base_url) for link in found.data]
         respond(resp, self.list_shape(data=data, has_more=found.has_more))
 
@@ -71,7 +62,7 @@ class Item:
         self.settings = settings
 
     def on_get(self, req, resp, account_id: str, link_id: str) -> None:
-        link = listing.get_owned(req.context.uow.session, PaymentLink, req.context.owner, link_id)
+        link = payment_links.get(req.context.uow, req.context.owner, link_id)
         respond(resp, views.payment_link(link, self.settings.public_base_url))
 
     def on_patch(self, req, resp, account_id: str, link_id: str) -> None:

@@ -9,7 +9,7 @@ from freezegun import freeze_time
 
 from domain import checkout_sessions
 from domain.ids import new_id
-from domain.listing import Owner
+from domain.queries import Owner
 from domain.models import CheckoutSession
 from tests.conftest import wait_for
 

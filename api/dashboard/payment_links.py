@@ -5,23 +5,16 @@ from __future__ import annotations
 import segno
 
 from api import views
-from api.dashboard import forms, stats
+from api.dashboard import forms, labels
 from api.dashboard.auth import csrf_token
-from api.dashboard.web import PREFIX, PageNotFound, pager, page_query, read_form, redirect, render
-from domain import listing, payment_links
+from api.dashboard.web import PREFIX, owned, pager, page_query, read_form, redirect, render
+from domain import catalog, checkout_sessions, payment_links
 from domain.db import utcnow
-from domain.errors import InvalidRequest, NotFound
-from domain.models import CheckoutSession, Coupon, PaymentLink
+from domain.errors import InvalidRequest
+from domain.queries import PageQuery
 from runtime.settings import Settings
 
 LINKS = f"{PREFIX}/payment-links"
-
-
-def owned(req, model, object_id: str):
-    try:
-        return listing.get_owned(req.context.uow.session, model, req.context.owner, object_id)
-    except NotFound:
-        raise PageNotFound() from None
 
 
 class LinkList:
@@ -37,7 +30,7 @@ class LinkList:
             filters["mode"] = mode
         query = page_query(req, filters)
         try:
-            found = listing.page(req.context.uow.session, PaymentLink, req.context.owner, query)
+            found = payment_links.page(req.context.uow, req.context.owner, query)
         except InvalidRequest:  # a cursor from the other mode, or made up
             return redirect(resp, LINKS)
         render(req, resp, "links.html", links=found.data, active=active, mode=mode, modes=payment_links.MODES,
@@ -51,11 +44,11 @@ class LinkNew:
         self._settings = settings
 
     def _form(self, req, resp, values, errors=None, status=200) -> None:
-        session, owner = req.context.uow.session, req.context.owner
-        prices = stats.price_labels(session, owner, active_only=True)
+        uow, owner = req.context.uow, req.context.owner
         render(req, resp, "link_new.html", status=status, values=values, errors=errors or {},
-               csrf_token=csrf_token(req), prices=prices, packages=stats.active_packages(session, owner),
-               coupons=[(c.id, stats.coupon_label(c)) for c in stats.active_coupons(session, owner)],
+               csrf_token=csrf_token(req), prices=labels.price_labels(uow, owner, active_only=True),
+               packages=catalog.active_packages(uow, owner),
+               coupons=[(c.id, labels.coupon_label(c)) for c in catalog.active_coupons(uow, owner)],
                methods=payment_links.PAYMENT_METHODS, rows=forms.LINK_ROWS, modes=payment_links.MODES,
                section="links")
 
@@ -81,19 +74,17 @@ class LinkPage:
         self._settings = settings
 
     def on_get(self, req, resp, link_id: str) -> None:
-        link = owned(req, PaymentLink, link_id)
-        session, owner, now = req.context.uow.session, req.context.owner, utcnow()
+        uow, owner, now = req.context.uow, req.context.owner, utcnow()
+        link = owned(payment_links.get, req, link_id)
         url = views.payment_link(link, self._settings.public_base_url).url
         qr = segno.make(url, error="m")
-        sessions = listing.page(session, CheckoutSession, owner,
-                                listing.PageQuery(limit=10, filters={"payment_link_id": link.id}))
-        price_ids = [item["price_id"] for item in link.line_items]
-        coupon = session.get(Coupon, link.coupon_id) if link.coupon_id else None
+        sessions = checkout_sessions.page(uow, owner, PageQuery(limit=10), now, payment_link_id=link.id)
+        coupon = owned(catalog.get, req, "coupons", link.coupon_id) if link.coupon_id else None
         render(req, resp, "link.html", link=link, url=url, csrf_token=csrf_token(req),
                qr_svg=qr.svg_data_uri(scale=5, border=2), qr_png=qr.png_data_uri(scale=10, border=2),
-               prices=stats.price_labels(session, owner, price_ids) if price_ids else {},
-               coupon=stats.coupon_label(coupon) if coupon else None,
-               counts=stats.link_counts(session, owner, link.id, now), sessions=sessions.data,
+               prices=labels.price_labels(uow, owner, [item["price_id"] for item in link.line_items]),
+               coupon=labels.coupon_label(coupon) if coupon else None,
+               counts=payment_links.counts(uow, owner, link.id, now), sessions=sessions.data,
                more_sessions=sessions.has_more, now=now, section="links")
 
 
@@ -103,10 +94,10 @@ class LinkDeactivate:
     dashboard = True
 
     def on_get(self, req, resp, link_id: str) -> None:
-        link = owned(req, PaymentLink, link_id)
+        link = owned(payment_links.get, req, link_id)
         render(req, resp, "link_deactivate.html", link=link, csrf_token=csrf_token(req), section="links")
 
     def on_post(self, req, resp, link_id: str) -> None:
-        owned(req, PaymentLink, link_id)
+        owned(payment_links.get, req, link_id)
         payment_links.deactivate(req.context.uow, req.context.owner, link_id)
         redirect(resp, f"{LINKS}/{link_id}")

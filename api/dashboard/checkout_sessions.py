@@ -1,0 +1,40 @@
+"""Checkout Sessions: the list (by status, or of one link) and a session's snapshot and amounts."""
+from __future__ import annotations
+
+from api.dashboard import labels
+from api.dashboard.web import PREFIX, owned, page_query, pager, redirect, render
+from domain import checkout_sessions, payment_links
+from domain.db import utcnow
+from domain.errors import InvalidRequest
+
+SESSIONS = f"{PREFIX}/checkout-sessions"
+STATUSES = tuple(status.value for status in checkout_sessions.Status)
+
+
+class SessionList:
+    dashboard = True
+
+    def on_get(self, req, resp) -> None:
+        status = req.get_param("status") if req.get_param("status") in STATUSES else ""
+        link_id = (req.get_param("payment_link_id") or "")[:64]
+        now = utcnow()
+        query = page_query(req, {})
+        try:
+            found = checkout_sessions.page(req.context.uow, req.context.owner, query, now, status=status or None,
+                                           payment_link_id=link_id or None)
+        except InvalidRequest:
+            return redirect(resp, SESSIONS)
+        render(req, resp, "sessions.html", sessions=found.data, status_filter=status, statuses=STATUSES,
+               link_id=link_id, now=now, section="sessions",
+               pages=pager(SESSIONS, {"status": status, "payment_link_id": link_id}, found, query))
+
+
+class SessionPage:
+    dashboard = True
+
+    def on_get(self, req, resp, session_id: str) -> None:
+        checkout = owned(checkout_sessions.get, req, session_id)
+        uow, owner = req.context.uow, req.context.owner
+        link = owned(payment_links.get, req, checkout.payment_link_id)
+        render(req, resp, "session.html", checkout=checkout, link=link, now=utcnow(), section="sessions",
+               prices=labels.price_labels(uow, owner, [line["price_id"] for line in checkout.line_items]))
