@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import falcon
 import redis
+from sqlalchemy import Engine
 
 from api import dashboard, errors
 from api.enqueue import CelerySender, TaskSender
@@ -13,6 +14,7 @@ from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
 from api.resources import catalog, checkout_page, checkout_sessions, health, metrics, payment_links, share
 from domain.db import make_engine, session_factory
+from domain.link_reader import LinkReader
 from runtime.settings import Settings
 
 
@@ -21,17 +23,20 @@ class Dependencies:
     """What the app talks to; tests hand in their own (real servers, their own database)."""
 
     settings: Settings
-    engine: object
+    engine: Engine
     redis: redis.Redis
     sender: TaskSender
+    links: LinkReader
 
 
 def make_dependencies(settings: Settings) -> Dependencies:
+    engine = make_engine(settings.database_url, settings.db_pool_size)
     return Dependencies(
         settings=settings,
-        engine=make_engine(settings.database_url, settings.db_pool_size),
+        engine=engine,
         redis=redis.Redis.from_url(settings.rate_limit_redis_url, socket_connect_timeout=1, socket_timeout=1),
         sender=CelerySender(),
+        links=LinkReader(engine),
     )
 
 
@@ -57,7 +62,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     operations += payment_links.add_routes(app, settings)
     operations += checkout_sessions.add_routes(app, settings)
     app.add_route("/api/pay/share/{secure_token}",
-                  share.Share(settings, deps.engine, share_rate_limiter(settings, deps.redis), deps.sender))
+                  share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender))
     operations += share.OPERATIONS
     checkout_page.add_routes(app, settings)
     dashboard.add_routes(app, settings, deps)

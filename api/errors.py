@@ -6,7 +6,7 @@ import logging
 import falcon
 import msgspec
 
-from domain.errors import Conflict, DomainError, InvalidRequest, NotFound
+from domain.errors import Conflict, DomainError, InvalidRequest, NotFound, Unavailable
 
 log = logging.getLogger("paymentkit.api")
 
@@ -58,7 +58,17 @@ def handle_api_error(req, resp, ex: ApiError, params) -> None:
     send(resp, ex)
 
 
+UNAVAILABLE = error_body("api_error", "service_unavailable",
+                         "A service this request needs is unavailable; try again shortly.", None)
+
+
+def _unavailable(resp: falcon.Response) -> None:
+    _write(resp, 503, UNAVAILABLE, {"Retry-After": "5"})
+
+
 def handle_domain_error(req, resp, ex: DomainError, params) -> None:
+    if isinstance(ex, Unavailable):
+        return _unavailable(resp)
     if isinstance(ex, NotFound):
         status = 404
     elif isinstance(ex, Conflict):
@@ -86,10 +96,7 @@ def handle_unexpected(req, resp, ex: Exception, params) -> None:
         return handle_http_error(req, resp, ex, params)
     if _is_unavailable(ex):
         log.warning("dependency unavailable: %s", type(ex).__name__)
-        _write(resp, 503, error_body("api_error", "service_unavailable",
-                                     "A service this request needs is unavailable; try again shortly.", None),
-               {"Retry-After": "5"})
-        return
+        return _unavailable(resp)
     log.exception("unhandled error on %s %s", req.method, req.path)
     _write(resp, 500, error_body("api_error", "internal_error", "Something went wrong on our side.", None))
 

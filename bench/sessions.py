@@ -54,11 +54,13 @@ def enqueue(settings, seeded, task: str, count: int) -> float:
     from domain.checkout_tokens import new_checkout_token
     from domain.db import make_engine, utcnow
     from domain.ids import new_id
+    from domain.link_reader import LinkReader
 
     engine = make_engine(settings.database_url, 1)
     try:
-        with engine.connect() as conn:
-            link = checkout_sessions.find_link_for_share(conn, seeded.secure_token)
+        reader = LinkReader(engine)
+        link = reader.find(seeded.secure_token)
+        reader.close()
     finally:
         engine.dispose()
     sender = CelerySender(jobs={**JOBS, "bench.noop": Job(QUEUE)})

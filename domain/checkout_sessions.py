@@ -11,66 +11,22 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection
 
+from domain import listing
 from domain.catalog import redeemable
 from domain.db import UnitOfWork
 from domain.errors import Conflict, NotFound, invalid
-from domain import listing
 from domain.expiry import status_condition
+from domain.ids import plausible_token
+from domain.link_reader import ShareLink
 from domain.listing import get_owned
-from domain.queries import Owner, Page, PageQuery
 from domain.models import CheckoutSession, Coupon, Mode
 from domain.models import SessionStatus as Status
 from domain.money import CartLine, CouponTerms, cart_amounts, line_amount
 from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, MODE_RULES
-
-
-# One round trip: the link by its token, with the current state of everything it sells. The prices
-# are found by primary key (`id = ANY(ARRAY(...))`): two `IN` subqueries joined by OR scanned every
-# price of the account, 2.5 ms per open with 5,000 prices instead of 0.16 ms (bench/README.md).
-_LINK_BY_TOKEN = text("""
-SELECT l.id, l.account_id, l.livemode, l.mode, l.is_active, l.line_items, l.package_ids, l.customer_id,
-       l.coupon_id, l.free_trial_days, l.success_url, l.return_url, l.expires_in_hours, l.allow_cart_edit,
-       l.accepted_payment_methods, l.currency,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                   'id', p.id, 'active', p.active, 'unit_amount_atom', p.unit_amount_atom, 'currency', p.currency,
-                   'type', p.type, 'interval', p.interval, 'interval_count', p.interval_count)), '[]'::jsonb)
-          FROM prices p
-         WHERE p.id = ANY(ARRAY(SELECT item->>'price_id' FROM jsonb_array_elements(l.line_items) AS item
-                                UNION ALL
-                                SELECT unnest(pk.price_ids) FROM packages pk WHERE pk.id = ANY(l.package_ids)))
-           AND p.account_id = l.account_id AND p.livemode = l.livemode
-       ) AS prices,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', pk.id, 'active', pk.active, 'price_ids', pk.price_ids)),
-                        '[]'::jsonb)
-          FROM packages pk
-         WHERE pk.id = ANY(l.package_ids) AND pk.account_id = l.account_id AND pk.livemode = l.livemode
-       ) AS packages,
-       (SELECT jsonb_build_object('id', c.id, 'active', c.active, 'percent_off', c.percent_off::text,
-                   'amount_off_atom', c.amount_off_atom, 'redeem_by', c.redeem_by,
-                   'max_redemptions', c.max_redemptions, 'times_redeemed', c.times_redeemed)
-          FROM coupons c
-         WHERE c.id = l.coupon_id AND c.account_id = l.account_id AND c.livemode = l.livemode
-       ) AS coupon
-  FROM payment_links l
- WHERE l.secure_token = :token
-""")
-
-
-def find_link_for_share(conn: Connection, secure_token: str) -> dict[str, Any] | None:
-    if "\x00" in secure_token:  # no token has one, and PostgreSQL would refuse it as a parameter
-        return None
-    row = conn.execute(_LINK_BY_TOKEN, {"token": secure_token}).mappings().first()
-    return dict(row) if row is not None else None
-
-
-def link_for_share_sql(dialect) -> str:
-    """The same read as `find_link_for_share`, as SQL for the driver itself (parameter `token`):
-    the share endpoint runs it without SQLAlchemy's execution layer, its largest cost there."""
-    return str(_LINK_BY_TOKEN.compile(dialect=dialect))
+from domain.queries import Owner, Page, PageQuery
 
 
 def _coupon_terms(coupon: dict[str, Any] | None) -> CouponTerms | None:
@@ -87,19 +43,19 @@ def _coupon_redeemable(coupon: dict[str, Any], now: datetime) -> bool:
                       coupon.get("max_redemptions"), coupon["times_redeemed"], now)
 
 
-def _cart(link: dict[str, Any]) -> list[dict[str, Any]] | None:
+def _cart(link: ShareLink) -> list[dict[str, Any]] | None:
     """The lines the link sells now, or None when any price or package is gone or inactive."""
-    prices = {p["id"]: p for p in link["prices"]}
+    prices = {p["id"]: p for p in link.prices}
     wanted: list[tuple[str, int, str | None]] = []
-    if link["package_ids"]:
-        packages = {p["id"]: p for p in link["packages"]}
-        for package_id in link["package_ids"]:
+    if link.package_ids:
+        packages = {p["id"]: p for p in link.packages}
+        for package_id in link.package_ids:
             package = packages.get(package_id)
             if package is None or not package["active"]:
                 return None
             wanted += [(price_id, 1, None) for price_id in package["price_ids"]]
     else:
-        wanted = [(item["price_id"], item["quantity"], item.get("description")) for item in link["line_items"]]
+        wanted = [(item["price_id"], item["quantity"], item.get("description")) for item in link.line_items]
     lines = []
     for price_id, quantity, description in wanted:
         price = prices.get(price_id)
@@ -120,32 +76,32 @@ def _amount_fields(mode: str, lines: list[dict[str, Any]], coupon: CouponTerms |
             "amount_total_atom": amounts.total_atom, "amount_due_today_atom": amounts.due_today_atom}
 
 
-def new_session(link: dict[str, Any] | None, *, session_id: str, checkout_token: str,
+def new_session(link: ShareLink | None, *, session_id: str, checkout_token: str,
                 now: datetime) -> dict[str, Any] | None:
     """The snapshot of a new session (JSON primitives, ready for the creation task), or None when
     the link cannot be opened: unknown, inactive, or selling something no longer active."""
-    if link is None or not link["is_active"]:
+    if link is None or not link.is_active:
         return None
     lines = _cart(link)
     if lines is None:
         return None
-    coupon = link["coupon"]
+    coupon = link.coupon
     if coupon is not None and not _coupon_redeemable(coupon, now):
         coupon = None  # left off: the customer sees the real price before paying
     coupon_snapshot = ({"percent_off": coupon["percent_off"], "amount_off_atom": coupon["amount_off_atom"]}
                        if coupon else None)
-    trial_days = link["free_trial_days"] if MODE_RULES[Mode(link["mode"])].takes_trial else None
+    trial_days = link.free_trial_days if MODE_RULES[Mode(link.mode)].takes_trial else None
     return {
-        "id": session_id, "account_id": link["account_id"], "livemode": link["livemode"],
-        "payment_link_id": link["id"], "checkout_token": checkout_token, "mode": link["mode"], "status": Status.OPEN.value,
-        "line_items": lines, "currency": link["currency"],
-        **_amount_fields(link["mode"], lines, _coupon_terms(coupon_snapshot), trial_days),
-        "customer_id": link["customer_id"], "coupon_id": coupon["id"] if coupon else None,
+        "id": session_id, "account_id": link.account_id, "livemode": link.livemode,
+        "payment_link_id": link.id, "checkout_token": checkout_token, "mode": link.mode,
+        "status": Status.OPEN.value, "line_items": lines, "currency": link.currency,
+        **_amount_fields(link.mode, lines, _coupon_terms(coupon_snapshot), trial_days),
+        "customer_id": link.customer_id, "coupon_id": coupon["id"] if coupon else None,
         "coupon": coupon_snapshot, "free_trial_days": trial_days,
-        "success_url": link["success_url"], "return_url": link["return_url"],
-        "accepted_payment_methods": link["accepted_payment_methods"], "allow_cart_edit": link["allow_cart_edit"],
+        "success_url": link.success_url, "return_url": link.return_url,
+        "accepted_payment_methods": link.accepted_payment_methods, "allow_cart_edit": link.allow_cart_edit,
         "created_at": now.isoformat(), "updated_at": now.isoformat(),
-        "expires_at": (now + timedelta(hours=link["expires_in_hours"])).isoformat(),
+        "expires_at": (now + timedelta(hours=link.expires_in_hours)).isoformat(),
     }
 
 
@@ -195,7 +151,7 @@ def effective_expired_at(session: CheckoutSession, now: datetime) -> datetime | 
 
 
 def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -> CheckoutSession | None:
-    if "\x00" in checkout_token:  # no token has one, and PostgreSQL would refuse it as a parameter
+    if not plausible_token(checkout_token):
         return None
     stmt = select(CheckoutSession).where(CheckoutSession.checkout_token == checkout_token)
     if lock:  # re-read under the lock, even if this unit of work loaded the row before

@@ -34,3 +34,9 @@ class Conflict(DomainError):
 
 def invalid(param: str | None, message: str, code: str = "parameter_invalid") -> InvalidRequest:
     return InvalidRequest(message, param=param, code=code)
+
+
+class Unavailable(DomainError):
+    """A dependency (the database) is out of reach: try again shortly; nothing was done."""
+
+    code = "service_unavailable"

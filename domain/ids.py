@@ -45,3 +45,14 @@ def hash_secret(secret: str) -> str:
 def new_url_token() -> str:
     """At least 128 bits, URL-safe: 24 random bytes -> 32 characters."""
     return secrets.token_urlsafe(24)
+
+
+# No id or token we make is longer (ids ~30 characters, share tokens 32, checkout tokens ~50;
+# the columns hold 64), so a longer one is not looked up at all.
+MAX_TOKEN_CHARS = 64
+
+
+def plausible_token(value: object) -> bool:
+    """Could `value` be one of our ids or tokens? A string of at most MAX_TOKEN_CHARS with no NUL
+    (none of ours has one, and PostgreSQL refuses NUL in a parameter)."""
+    return isinstance(value, str) and len(value) <= MAX_TOKEN_CHARS and "\x00" not in value

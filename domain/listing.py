@@ -10,6 +10,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from domain.errors import NotFound, invalid
+from domain.ids import plausible_token
 from domain.queries import LIMIT_MAX, Owner, Page, PageQuery
 
 T = TypeVar("T")
@@ -22,8 +23,7 @@ def get_owned(session: Session, model: type[T], owner: Owner, object_id: str, *,
                                model.livemode == owner.livemode)
     if lock:  # re-read under the lock, even if this unit of work loaded the row before
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    # A NUL cannot be in any id (and PostgreSQL would refuse it as a parameter).
-    found = session.scalars(stmt).first() if isinstance(object_id, str) and "\x00" not in object_id else None
+    found = session.scalars(stmt).first() if plausible_token(object_id) else None
     if found is None:
         name = model.__tablename__.rstrip("s").replace("_", " ")
         raise NotFound(f"No such {name}: {object_id!r}", param=param)

@@ -177,3 +177,14 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def find_share_link(engine, secure_token: str):
+    """The link as the share path reads it (`LinkReader`), on a connection of its own."""
+    from domain.link_reader import LinkReader
+
+    reader = LinkReader(engine)
+    try:
+        return reader.find(secure_token)
+    finally:
+        reader.close()

@@ -11,6 +11,7 @@ import pytest
 from domain import checkout_sessions
 from domain.checkout_tokens import new_checkout_token
 from domain.ids import new_id
+from tests.conftest import find_share_link
 
 # `base_url` (the app over HTTP, with /shop/thanks and /shop/cart) and `browser` (skipped without
 # /usr/bin/chromium) come from tests/e2e/conftest.py.
@@ -99,7 +100,7 @@ def test_an_expired_checkout_offers_to_start_again(page, base_url, merchant, uow
     opened_at = datetime.now(UTC) - timedelta(hours=2)
     token = new_checkout_token(settings.secret_key, opened_at)
     with uow_factory() as uow:
-        row = checkout_sessions.find_link_for_share(uow.session.connection(), link["secure_token"])
+        row = find_share_link(uow.session.get_bind(), link["secure_token"])
         checkout_sessions.store(uow, checkout_sessions.new_session(row, session_id=new_id("cs", True),
                                                                    checkout_token=token, now=opened_at))
         uow.commit()

@@ -168,11 +168,12 @@ def test_timestamps_are_utc_whatever_the_database_session_zone(settings, deps, m
 
     from api.app import create_app
     from domain.db import sqlalchemy_url
+    from domain.link_reader import LinkReader
 
     engine = create_engine(sqlalchemy_url(settings.database_url),
                            connect_args={"options": "-c TimeZone=Asia/Kolkata"})
     try:
-        client = testing.TestClient(create_app(settings, replace(deps, engine=engine)))
+        client = testing.TestClient(create_app(settings, replace(deps, engine=engine, links=LinkReader(engine))))
         made = merchant.product()
         coupon = merchant.ok("POST", "/coupons", {"name": "c", "percent_off": 5, "redeem_by": "2099-01-01T00:00:00Z"})
         auth = {"Authorization": f"Bearer {merchant.api_key}"}

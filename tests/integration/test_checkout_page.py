@@ -11,7 +11,7 @@ from domain import checkout_sessions
 from domain.checkout_tokens import new_checkout_token
 from domain.ids import new_id
 from domain.models import CheckoutSession, Coupon
-from tests.conftest import wait_for
+from tests.conftest import wait_for, find_share_link
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -30,7 +30,7 @@ def open_session(uow_factory, settings, link: dict, now: datetime | None = None)
     now = now or datetime.now(UTC)
     token = new_checkout_token(settings.secret_key, now)
     with uow_factory() as uow:
-        row = checkout_sessions.find_link_for_share(uow.session.connection(), link["secure_token"])
+        row = find_share_link(uow.session.get_bind(), link["secure_token"])
         snapshot = checkout_sessions.new_session(row, session_id=new_id("cs", True), checkout_token=token, now=now)
         assert snapshot is not None
         checkout_sessions.store(uow, snapshot)

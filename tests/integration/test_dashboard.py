@@ -16,6 +16,7 @@ from domain.checkout_tokens import new_checkout_token
 from domain.db import utcnow
 from domain.ids import new_id
 from domain.models import Coupon, Package, PaymentLink, Product, WebSession
+from tests.conftest import find_share_link
 
 PASSWORD = "correct horse battery"
 _ips = iter(range(1, 1_000_000))
@@ -523,7 +524,7 @@ def make_session(uow_factory, settings, link: dict, *, hours_ago: float = 0, com
     """A checkout session made from the link as the share path makes them (snapshot + store)."""
     now = utcnow() - timedelta(hours=hours_ago)
     with uow_factory() as uow:
-        found = checkout_sessions.find_link_for_share(uow.session.connection(), link["secure_token"])
+        found = find_share_link(uow.session.get_bind(), link["secure_token"])
         token = new_checkout_token(settings.secret_key, now)
         snapshot = checkout_sessions.new_session(found, session_id=new_id("cs", link["livemode"]),
                                                  checkout_token=token, now=now)

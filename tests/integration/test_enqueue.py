@@ -74,11 +74,11 @@ def test_a_job_sent_this_way_is_run_by_a_real_worker(deps, merchant, celery_work
     from domain.checkout_tokens import new_checkout_token
     from domain.db import utcnow
     from domain.models import CheckoutSession
-    from tests.conftest import wait_for
+    from tests.conftest import find_share_link, wait_for
 
     link = merchant.ok("POST", "/payment-links", {"line_items": [{"price_id": merchant.price(1500)["id"]}]})
     with uow_factory() as uow:
-        row = checkout_sessions.find_link_for_share(uow.session.connection(), link["secure_token"])
+        row = find_share_link(uow.session.get_bind(), link["secure_token"])
     now = utcnow()
     snapshot = checkout_sessions.new_session(row, session_id="cs_live_enqueueprobe0001", now=now,
                                              checkout_token=new_checkout_token(settings.secret_key, now))

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.models import CheckoutSession
-from tests.conftest import wait_for
+from tests.conftest import wait_for, find_share_link
 
 JSON = {"Accept": "application/json"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -183,7 +183,7 @@ def test_a_redelivered_creation_creates_nothing_twice(link, uow_factory, setting
     from workers.tasks import create_checkout_session
 
     with uow_factory() as uow:
-        row = checkout_sessions.find_link_for_share(uow.session.connection(), link["secure_token"])
+        row = find_share_link(uow.session.get_bind(), link["secure_token"])
     now = datetime.now(UTC)
     snapshot = checkout_sessions.new_session(row, session_id="cs_live_redelivered" + fresh_ip().replace(".", ""),
                                              checkout_token=new_checkout_token(settings.secret_key, now), now=now)
