@@ -7,12 +7,12 @@ import falcon
 import redis
 from sqlalchemy import Engine
 
-from api import dashboard, errors
+from api import checkout, dashboard, errors
 from api.enqueue import CelerySender, TaskSender
 from api.middleware import Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
-from api.resources import catalog, checkout_page, checkout_sessions, health, metrics, payment_links, share
+from api.resources import catalog, checkout_sessions, health, metrics, payment_links, share
 from domain.db import make_engine, session_factory
 from domain.link_reader import LinkReader
 from runtime.settings import Settings
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app.add_route("/api/pay/share/{secure_token}",
                   share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender))
     operations += share.OPERATIONS
-    checkout_page.add_routes(app, settings)
+    checkout.add_routes(app, settings)
     dashboard.add_routes(app, settings, deps)
     app.add_route("/openapi.json", OpenApiResource(operations))
     return app

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import falcon
 
+from api import html
 from api.client_ip import client_ip
 from api.dashboard.web import PREFIX, BadForm, Cookies, read_form, redirect, render, safe_next
 from api.errors import ApiError
@@ -30,24 +31,11 @@ SIGNIN_PER_IP = (10, 6.0)
 SIGNIN_PER_EMAIL = (5, 60.0)
 
 
-def _same_origin(req: falcon.Request, settings: Settings) -> bool:
-    """A form post from this site: by the browser's Sec-Fetch-Site when it sends one, and by
-    Origin when present (older browsers send neither; the CSRF token still has to match)."""
-    site = req.get_header("Sec-Fetch-Site")
-    if site is not None and site != "same-origin":
-        return False
-    origin = req.get_header("Origin")
-    if origin is None or (origin == "null" and site == "same-origin"):
-        return True
-    ours = {_origin_of(req.prefix), _origin_of(settings.public_base_url)}
+def _our_origins(req: falcon.Request, settings: Settings) -> set[str]:
+    ours = {html.origin_of(req.prefix), html.origin_of(settings.public_base_url)}
     if settings.trusted_proxy_count > 0:
-        ours.add(_origin_of(req.forwarded_prefix))
-    return origin in ours
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+        ours.add(html.origin_of(req.forwarded_prefix))
+    return ours
 
 
 def _forbidden(req, resp, message: str) -> None:
@@ -79,7 +67,7 @@ class DashboardAuth:
             self._check_csrf(req, resp, found is not None)
 
     def _check_csrf(self, req, resp, signed_in: bool) -> None:
-        if not _same_origin(req, self._settings):
+        if not html.from_our_pages(req, _our_origins(req, self._settings)):
             return _forbidden(req, resp, "The form was sent from another site.")
         try:
             sent = read_form(req, self._settings.max_body_bytes).get("csrf_token")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import segno
 
-from api import views
+from api import serializers
 from api.dashboard import forms, labels
 from api.dashboard.auth import csrf_token
 from api.dashboard.web import PREFIX, owned, pager, page_query, read_form, redirect, render
@@ -76,7 +76,7 @@ class LinkPage:
     def on_get(self, req, resp, link_id: str) -> None:
         uow, owner, now = req.context.uow, req.context.owner, utcnow()
         link = owned(payment_links.get, req, link_id)
-        url = views.payment_link(link, self._settings.public_base_url).url
+        url = serializers.payment_link(link, self._settings.public_base_url).url
         qr = segno.make(url, error="m")
         sessions = checkout_sessions.page(uow, owner, PageQuery(limit=10), now, payment_link_id=link.id)
         coupon = owned(catalog.get, req, "coupons", link.coupon_id) if link.coupon_id else None

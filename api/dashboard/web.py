@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import falcon
 from falcon.uri import parse_query_string
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api import html
 from api.http import raw_body
-from domain.checkout_sessions import effective_status
-from domain.currencies import format_atoms
-from domain.db import utcnow
 from domain.errors import NotFound
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = html.STATIC
 PREFIX = "/dashboard"
 
 # Like the hosted pages, plus this origin's own script file (no inline script anywhere).
@@ -27,38 +21,11 @@ DASHBOARD_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-s
                  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
-
-
-def time_left(expires_at: datetime, now: datetime | None = None) -> str:
-    seconds = int((expires_at - (now or utcnow())).total_seconds())
-    if seconds <= 0:
-        return "—"
-    if seconds < 60:
-        return "under a minute"
-    hours, minutes = divmod(seconds // 60, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
-
-
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True)
-_env.filters["money"] = format_atoms
-_env.filters["when"] = _when
-_env.globals["time_left"] = time_left
-_env.globals["status_of"] = effective_status
-
-
 def render(req: falcon.Request, resp: falcon.Response, template: str, status: int = 200, **context: Any) -> None:
     """A dashboard page. A page shown with a 4xx status also tells the unit of work not to commit."""
-    resp.status = status
-    resp.content_type = falcon.MEDIA_HTML
     context.setdefault("errors", {})
-    resp.text = _env.get_template(f"dashboard/{template}").render(
-        user=req.context.get("user"), web_session=req.context.get("web_session"), path=req.path, **context)
-    resp.set_header("Content-Security-Policy", DASHBOARD_CSP)
-    resp.set_header("Cache-Control", "no-store")
-    resp.set_header("X-Frame-Options", "DENY")
+    html.render(resp, f"dashboard/{template}", csp=DASHBOARD_CSP, status=status, user=req.context.get("user"),
+                web_session=req.context.get("web_session"), path=req.path, **context)
     if status >= 400:
         resp.context.failed = True
 

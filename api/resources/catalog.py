@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from api import schemas, views
+from api import schemas, serializers
 from api.http import PAGE_PARAMS, page_query, parse_query, read_json, respond
 from api.openapi import PAGE_QUERY, Operation
 from domain import catalog
@@ -45,15 +45,15 @@ def _coupon_command(body: schemas.CouponCreate) -> catalog.NewCoupon:
 
 NOUNS = [
     Noun("products", schemas.ProductCreate, lambda b: catalog.NewProduct(**_plain(b)),
-         catalog.create_product, views.product, schemas.ProductOut),
+         catalog.create_product, serializers.product, schemas.ProductOut),
     Noun("prices", schemas.PriceCreate, lambda b: catalog.NewPrice(**_plain(b)),
-         catalog.create_price, views.price, schemas.PriceOut),
+         catalog.create_price, serializers.price, schemas.PriceOut),
     Noun("packages", schemas.PackageCreate, lambda b: catalog.NewPackage(**_plain(b)),
-         catalog.create_package, views.package, schemas.PackageOut),
+         catalog.create_package, serializers.package, schemas.PackageOut),
     Noun("coupons", schemas.CouponCreate, _coupon_command,
-         catalog.create_coupon, views.coupon, schemas.CouponOut),
+         catalog.create_coupon, serializers.coupon, schemas.CouponOut),
     Noun("customers", schemas.CustomerCreate, lambda b: catalog.NewCustomer(**_plain(b)),
-         catalog.create_customer, views.customer, schemas.CustomerOut),
+         catalog.create_customer, serializers.customer, schemas.CustomerOut),
 ]
 
 

@@ -6,7 +6,7 @@ Every answer shows the effective status at the moment of the request, so a sessi
 from __future__ import annotations
 
 
-from api import schemas, views
+from api import schemas, serializers
 from api.http import PAGE_PARAMS, one_of, page_query, parse_query, respond, str_param
 from api.openapi import PAGE_QUERY, Operation, QueryParam
 from domain import checkout_sessions
@@ -33,7 +33,7 @@ class Collection:
         params = parse_query(req, LIST_PARAMS)
         found = checkout_sessions.page(req.context.uow, req.context.owner, page_query(params), now,
                                        status=params.get("status"), payment_link_id=params.get("payment_link_id"))
-        data = [views.checkout_session(s, self.settings.checkout_base_url, now) for s in found.data]
+        data = [serializers.checkout_session(s, self.settings.checkout_base_url, now) for s in found.data]
         respond(resp, self.list_shape(data=data, has_more=found.has_more))
 
 
@@ -43,7 +43,7 @@ class Item:
 
     def on_get(self, req, resp, account_id: str, session_id: str) -> None:
         found = checkout_sessions.get(req.context.uow, req.context.owner, session_id)
-        respond(resp, views.checkout_session(found, self.settings.checkout_base_url, utcnow()))
+        respond(resp, serializers.checkout_session(found, self.settings.checkout_base_url, utcnow()))
 
 
 class Expire:
@@ -57,7 +57,7 @@ class Expire:
         now = utcnow()
         session = checkout_sessions.expire(req.context.uow, req.context.owner, session_id, now)
         req.context.uow.after_commit(metrics.SESSIONS_EXPIRED.inc)
-        respond(resp, views.checkout_session(session, self.settings.checkout_base_url, now))
+        respond(resp, serializers.checkout_session(session, self.settings.checkout_base_url, now))
 
 
 def add_routes(app, settings: Settings) -> list[Operation]:

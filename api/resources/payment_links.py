@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from api import schemas, views
+from api import schemas, serializers
 from api.http import (PAGE_PARAMS, bool_param, one_of, page_query, parse_query, read_json, respond, str_param,
                       time_param)
 from api.openapi import PAGE_QUERY, Operation, QueryParam
@@ -48,12 +48,12 @@ class Collection:
     def on_post(self, req, resp, account_id: str) -> None:
         body = read_json(req, schemas.PaymentLinkCreate, self.settings.max_body_bytes)
         link = payment_links.create(req.context.uow, req.context.owner, new_link_command(body))
-        respond(resp, views.payment_link(link, self.settings.public_base_url))
+        respond(resp, serializers.payment_link(link, self.settings.public_base_url))
 
     def on_get(self, req, resp, account_id: str) -> None:
         query = page_query(parse_query(req, LIST_PARAMS), payment_links.LIST_FILTERS)
         found = payment_links.page(req.context.uow, req.context.owner, query)
-        data = [views.payment_link(link, self.settings.public_base_url) for link in found.data]
+        data = [serializers.payment_link(link, self.settings.public_base_url) for link in found.data]
         respond(resp, self.list_shape(data=data, has_more=found.has_more))
 
 
@@ -63,16 +63,16 @@ class Item:
 
     def on_get(self, req, resp, account_id: str, link_id: str) -> None:
         link = payment_links.get(req.context.uow, req.context.owner, link_id)
-        respond(resp, views.payment_link(link, self.settings.public_base_url))
+        respond(resp, serializers.payment_link(link, self.settings.public_base_url))
 
     def on_patch(self, req, resp, account_id: str, link_id: str) -> None:
         body = read_json(req, schemas.PaymentLinkUpdate, self.settings.max_body_bytes)
         link = payment_links.update(req.context.uow, req.context.owner, link_id, update_command(body))
-        respond(resp, views.payment_link(link, self.settings.public_base_url))
+        respond(resp, serializers.payment_link(link, self.settings.public_base_url))
 
     def on_delete(self, req, resp, account_id: str, link_id: str) -> None:
         link = payment_links.deactivate(req.context.uow, req.context.owner, link_id)
-        respond(resp, views.payment_link(link, self.settings.public_base_url))
+        respond(resp, serializers.payment_link(link, self.settings.public_base_url))
 
 
 def add_routes(app, settings: Settings) -> list[Operation]:

@@ -14,7 +14,8 @@ from api.enqueue import EnqueueFailed, TaskSender
 from api.errors import ApiError, error_body
 from api.http import respond
 from api.openapi import Operation
-from api.pages import render, wants_html
+from api.checkout.pages import not_available
+from api.html import wants_html
 from api.ratelimit import RateLimiter, rate_limit_headers
 from domain import checkout_sessions
 from domain.checkout_tokens import new_checkout_token
@@ -77,7 +78,7 @@ class Share:
         """One answer for unknown, inactive and unsellable links: nothing tells them apart."""
         metrics.SHARE_NOT_AVAILABLE.inc()
         if wants_html(req):
-            render(resp, "link_unavailable.html", status=404)
+            not_available(resp)
         else:
             resp.status = 404
             resp.content_type = "application/json"

@@ -229,7 +229,7 @@ def test_a_dead_workers_sessions_come_back_while_the_page_still_says_preparing()
     import celeryconfig
     from kombu.transport.redis import Channel
 
-    from api.resources.checkout_page import PREPARING_FOR
+    from api.checkout.page import PREPARING_FOR
     from workers.tasks import create_checkout_session
 
     options = celeryconfig.broker_transport_options

@@ -1,4 +1,4 @@
-"""Stored objects -> response shapes."""
+"""Serializers: stored objects -> the API's response shapes (api/schemas.py)."""
 from __future__ import annotations
 
 from api import schemas

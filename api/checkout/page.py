@@ -9,24 +9,25 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-import falcon
-
+from api import html
+from api.checkout.pages import not_available, render
 from api.errors import ApiError
 from api.http import raw_body
-from api.pages import render
-from domain import checkout_sessions
+from domain import checkout_sessions, payment_links
+from domain.checkout_sessions import Status
 from domain.checkout_tokens import minted_at
 from domain.currencies import format_atoms
 from domain.db import utcnow
 from domain.errors import Conflict, InvalidRequest, NotFound
-from domain.models import CheckoutSession, PaymentLink
+from domain.ids import plausible_token
+from domain.models import CheckoutSession
+from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, PAYMENT_METHODS
 from runtime.settings import Settings
 
 # A genuine token not stored yet is "preparing" for this long after it was minted.
 PREPARING_FOR = timedelta(minutes=10)
-MAX_TOKEN_CHARS = 64
 MAX_FORM_BYTES = 16 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
 _QUANTITY_FIELD = re.compile(r"line_items\[([0-9]{1,3})\]\.quantity")
@@ -34,37 +35,23 @@ _QUANTITY_PARAM = re.compile(r"line_items\[([0-9]+)\]")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 NOT_EDITABLE = "The quantities of this checkout cannot be changed."
 
-METHOD_NAMES = {
-    "credit_card": "Credit card", "debit_card": "Debit card", "apple_pay": "Apple Pay", "google_pay": "Google Pay",
-    "paypal": "PayPal", "bank_transfer": "Bank transfer", "sepa_debit": "SEPA Direct Debit",
-    "ach_debit": "ACH Direct Debit",
-}
-
-
-def add_routes(app: falcon.App, settings: Settings) -> None:
-    page = CheckoutPage(settings)
-    app.add_route("/checkout/{token}", page)
-    for action in ("pay", "cancel", "quantities"):
-        app.add_route(f"/checkout/{{token}}/{action}", page, suffix=action)
-
-
 class CheckoutPage:
     public = True
 
     def __init__(self, settings: Settings):
         self._settings = settings
-        self._origin = origin_of(settings.checkout_base_url)
+        self._origins = {html.origin_of(settings.checkout_base_url)}
 
     # ---- GET ---------------------------------------------------------------------------------
 
     def on_get(self, req, resp, token: str) -> None:
         now = utcnow()
-        session = _find(req.context.uow, token)
+        session = checkout_sessions.find_by_token(req.context.uow, token)
         if session is None:
-            minted = minted_at(self._settings.secret_key, token) if len(token) <= MAX_TOKEN_CHARS else None
+            minted = minted_at(self._settings.secret_key, token) if plausible_token(token) else None
             if minted is not None and now - PREPARING_FOR <= minted <= now + timedelta(minutes=1):
-                return render(resp, "checkout_preparing.html")
-            return _not_found(resp)
+                return render(resp, "preparing.html")
+            return not_available(resp)
         self._show(req, resp, session, now)
 
     def _redirect_to_page(self, req, resp, token: str) -> None:
@@ -84,7 +71,7 @@ class CheckoutPage:
             # First thing in this unit of work: the domain locks and reads the row fresh.
             outcome = checkout_sessions.complete(uow, token, now)
         except NotFound:
-            return _not_found(resp)
+            return not_available(resp)
         session = checkout_sessions.find_by_token(uow, token)
         if outcome.completed:
             if session.success_url:
@@ -102,15 +89,15 @@ class CheckoutPage:
     def on_post_cancel(self, req, resp, token: str) -> None:
         if self._refused(req, resp):
             return
-        session = _find(req.context.uow, token)
+        session = checkout_sessions.find_by_token(req.context.uow, token)
         if session is None:
-            return _not_found(resp)
+            return not_available(resp)
         if session.return_url:
             resp.status = 303
             resp.location = session.return_url
             return
-        render(resp, "checkout_cancelled.html", page_url=self._page_url(token),
-               still_open=checkout_sessions.effective_status(session, utcnow()) == "open")
+        render(resp, "cancelled.html", page_url=self._page_url(token),
+               still_open=checkout_sessions.effective_status(session, utcnow()) == Status.OPEN)
 
     def on_post_quantities(self, req, resp, token: str) -> None:
         if self._refused(req, resp):
@@ -128,17 +115,17 @@ class CheckoutPage:
                 checkout_sessions.change_quantities(uow, token, quantities, now)
                 return self._redirect_to_page(req, resp, token)
         except NotFound:
-            return _not_found(resp)
+            return not_available(resp)
         except Conflict:
             pass  # no longer open: the page says expired or complete
         except InvalidRequest as refused:
             error = refused
         session = checkout_sessions.find_by_token(uow, token)
         if session is None:
-            return _not_found(resp)
+            return not_available(resp)
         if not session.allow_cart_edit:
             error = InvalidRequest(NOT_EDITABLE, param="quantity")
-        still_open = checkout_sessions.effective_status(session, now) == "open"
+        still_open = checkout_sessions.effective_status(session, now) == Status.OPEN
         self._show(req, resp, session, now, status=400 if still_open else 409,
                    error=_describe(error, session) if error else None, entered=entered)
 
@@ -151,8 +138,7 @@ class CheckoutPage:
             render(resp, "message.html", status=415, title="Request refused",
                    message="Please use the buttons on the checkout page.")
             return True
-        origin = req.get_header("Origin")
-        if origin is not None and origin_of(origin) != self._origin:
+        if not html.from_our_pages(req, self._origins):
             render(resp, "message.html", status=403, title="Request refused",
                    message="This request did not come from the checkout page.")
             return True
@@ -175,57 +161,19 @@ class CheckoutPage:
               notice: str | None = None, error: str | None = None, entered: dict[int, str] | None = None) -> None:
         """The page for the session's state as of `now`: checkout, expired or complete."""
         state = checkout_sessions.effective_status(session, now)
-        if state == "expired":
-            link = req.context.uow.session.get(PaymentLink, session.payment_link_id)
-            start_again = (f"{self._settings.public_base_url}/api/pay/share/{link.secure_token}"
-                           if link is not None and link.is_active else None)
-            return render(resp, "checkout_expired.html", status=status, start_again_url=start_again)
-        if state == "complete":
+        if state == Status.EXPIRED:
+            share_token = payment_links.active_share_token(req.context.uow, session.payment_link_id)
+            start_again = f"{self._settings.public_base_url}/api/pay/share/{share_token}" if share_token else None
+            return render(resp, "expired.html", status=status, start_again_url=start_again)
+        if state == Status.COMPLETE:
             success = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id) if session.success_url else None
-            return render(resp, "checkout_complete.html", status=status, session=session, continue_url=success)
+            return render(resp, "complete.html", status=status, session=session, continue_url=success)
         base = self._page_url(session.checkout_token)
-        render(resp, "checkout.html", status=status, session=session, lines=_lines(session), trial=_trial(session),
-               methods=[METHOD_NAMES.get(m, m) for m in session.accepted_payment_methods or []],
-               time_left=time_left(session.expires_at, now), expires_at=session.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        render(resp, "page.html", status=status, session=session, lines=_lines(session), trial=_trial(session),
+               methods=[PAYMENT_METHODS.get(m, m) for m in session.accepted_payment_methods or []],
+               time_left=html.time_left(session.expires_at, now), expires_at=session.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
                pay_label=_pay_label(session), percent_off=_percent_off(session), notice=notice, error=error, entered=entered or {},
                pay_url=f"{base}/pay", cancel_url=f"{base}/cancel", quantities_url=f"{base}/quantities")
-
-
-def _find(uow, token: str) -> CheckoutSession | None:
-    if len(token) > MAX_TOKEN_CHARS:
-        return None
-    return checkout_sessions.find_by_token(uow, token)
-
-
-def _not_found(resp) -> None:
-    render(resp, "link_unavailable.html", status=404)
-
-
-def origin_of(url: str) -> str:
-    """`https://Shop.example:443/x` -> `https://shop.example`: what a browser sends as `Origin`."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return ""
-    scheme, host = parts.scheme.lower(), (parts.hostname or "")
-    if not scheme or not host:
-        return ""
-    host = f"[{host}]" if ":" in host else host
-    default = {"http": 80, "https": 443}.get(scheme)
-    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
-
-
-def time_left(expires_at: datetime, now: datetime) -> str:
-    seconds = int((expires_at - now).total_seconds())
-    if seconds < 60:
-        return "Expires in less than a minute"
-    days, minutes = divmod(seconds // 60, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days >= 2:
-        return f"Expires in {days} d {hours} h"
-    hours += 24 * days
-    return f"Expires in {hours} h {minutes} min" if hours else f"Expires in {minutes} min"
 
 
 def _every(line: dict) -> str:
@@ -272,7 +220,7 @@ def _parse_quantities(form: dict[str, list[str]]) -> tuple[dict[int, int], Inval
             continue
         index, raw = int(match.group(1)), values[-1].strip()
         if len(values) != 1 or not _WHOLE_NUMBER.fullmatch(raw):
-            return {}, InvalidRequest("Quantity must be a whole number from 1 to 999.",
+            return {}, InvalidRequest(f"Quantity must be a whole number from {MIN_QUANTITY} to {MAX_QUANTITY}.",
                                       param=f"line_items[{index}].quantity")
         quantities[index] = int(raw)
     return quantities, None
