@@ -10,7 +10,6 @@ client's socket timeouts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import redis
 
@@ -56,10 +55,6 @@ class Decision:
     remaining: int  # whole tokens left after this request
     retry_after: int  # seconds until a token is back; >= 1 when refused, 0 when allowed
     reset: int  # seconds until the bucket is full again
-
-
-class Limiter(Protocol):
-    def check(self, key: str) -> Decision: ...
 
 
 def _ceil_seconds(microseconds: int) -> int:

@@ -68,12 +68,6 @@ class ActiveUpdate(Request, kw_only=True):
     active: bool
 
 
-class AccountCreated(Response, kw_only=True):
-    account_id: str
-    api_key: str
-    test_api_key: str
-
-
 # ---- responses ------------------------------------------------------------------------------
 
 class Owned(Response, kw_only=True):

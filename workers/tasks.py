@@ -6,6 +6,7 @@ import logging
 import time
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from domain import checkout_sessions, expiry, idempotency
 from domain.db import utcnow
@@ -16,7 +17,13 @@ from workers.context import unit_of_work
 log = logging.getLogger("paymentkit.workers")
 
 
-@app.task(name="checkout_sessions.create", autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=60,
+# The database out of reach (down, restarting, pool exhausted) is worth waiting for: the customer
+# already holds the session's URL and its page says "preparing" for 10 minutes. Anything else (a
+# snapshot this code cannot store) fails at once, logged with the task id, instead of retrying forever.
+DATABASE_AWAY = (OperationalError, PoolTimeout)
+
+
+@app.task(name="checkout_sessions.create", autoretry_for=DATABASE_AWAY, retry_backoff=True, retry_backoff_max=60,
           max_retries=None)
 def create_checkout_session(snapshot: dict) -> bool:
     """Persist a session the web process has already handed out; a redelivery creates nothing twice."""

@@ -24,6 +24,7 @@ from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.ids import plausible_token
 from domain.models import CheckoutSession
 from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, PAYMENT_METHODS
+from runtime import metrics
 from runtime.settings import Settings
 
 # A genuine token not stored yet is "preparing" for this long after it was minted.
@@ -74,6 +75,7 @@ class CheckoutPage:
             return not_available(resp)
         session = checkout_sessions.find_by_token(uow, token)
         if outcome.completed:
+            uow.after_commit(metrics.SESSIONS_COMPLETED.inc)
             if session.success_url:
                 resp.status = 303
                 resp.location = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id)

@@ -193,6 +193,20 @@ def test_a_redelivered_creation_creates_nothing_twice(link, uow_factory, setting
     assert count_sessions(uow_factory, link["id"]) == 1
 
 
+def test_a_snapshot_that_cannot_be_stored_fails_at_once_and_is_not_retried(uow_factory):
+    """Only the database being away is retried; a bad snapshot must not loop forever."""
+    from sqlalchemy.exc import OperationalError
+
+    from domain.db import session_factory
+    from workers import context
+    from workers.tasks import create_checkout_session
+
+    context.use(session_factory(uow_factory().session.get_bind()))
+    bad = create_checkout_session.apply(args=[{"id": "cs_live_broken"}])
+    assert bad.state == "FAILURE" and isinstance(bad.result, KeyError)
+    assert OperationalError in create_checkout_session.autoretry_for
+
+
 def test_the_eleventh_open_in_a_minute_is_refused(share_client, link, recorder):
     ip = fresh_ip()
     answers = [open_link(share_client, link["url"], ip=ip) for _ in range(11)]
