@@ -8,7 +8,7 @@ import redis
 
 from api import dashboard, errors
 from api.enqueue import CelerySender, TaskSender
-from api.middleware import Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
+from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
 from api.resources import catalog, checkout_page, checkout_sessions, health, metrics, payment_links, share
@@ -39,7 +39,8 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     settings = settings or (deps.settings if deps else Settings.from_env())
     deps = deps or make_dependencies(settings)
     app = falcon.App(
-        middleware=[RequestId(), UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
+        middleware=[AccessLog(static_prefixes=(dashboard.STATIC_ROUTE,)), RequestId(),
+                    UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
     )
     app.req_options.strip_url_path_trailing_slash = True

@@ -90,7 +90,7 @@ def handle_unexpected(req, resp, ex: Exception, params) -> None:
                                      "A service this request needs is unavailable; try again shortly.", None),
                {"Retry-After": "5"})
         return
-    log.exception("unhandled error on %s %s", req.method, req.path)
+    log.exception("unhandled error on %s %s", req.method, req.uri_template)  # the template: paths hold tokens
     _write(resp, 500, error_body("api_error", "internal_error", "Something went wrong on our side.", None))
 
 

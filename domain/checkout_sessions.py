@@ -6,6 +6,7 @@ everyone, whatever the workers have done yet; every state change is a guarded UP
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +22,8 @@ from domain.errors import Conflict, NotFound, invalid
 from domain.listing import Owner, get_owned
 from domain.models import CheckoutSession, Coupon
 from domain.money import CartLine, CouponTerms, cart_amounts, line_amount
+
+log = logging.getLogger("paymentkit.checkout_sessions")
 
 QUANTITY_MIN, QUANTITY_MAX = 1, 999
 
@@ -224,7 +227,17 @@ def complete(uow: UnitOfWork, checkout_token: str, now: datetime) -> Completion:
         .execution_options(synchronize_session=False)
     ).rowcount
     uow.session.refresh(session)
+    if done == 1:
+        uow.after_commit(lambda: _log_completed(session))
     return Completion(done == 1, None if done == 1 else "session_expired")
+
+
+def _log_completed(session: CheckoutSession) -> None:
+    """Once committed: the session is paid. Its id and amounts, never its checkout token."""
+    log.info("checkout session %s completed", session.id,
+             extra={"fields": {"checkout_session_id": session.id, "account_id": session.account_id,
+                               "payment_link_id": session.payment_link_id, "livemode": session.livemode,
+                               "amount_total_atom": session.amount_total_atom, "currency": session.currency}})
 
 
 def _redeem_coupon(uow: UnitOfWork, coupon_id: str) -> bool:
