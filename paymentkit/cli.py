@@ -34,8 +34,6 @@ def migrate(database_url: str) -> None:
 
 
 def _accounts_create(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
     from domain.accounts import create_account
     from domain.db import UnitOfWork, make_engine, session_factory
     from domain.errors import DomainError
@@ -49,9 +47,6 @@ def _accounts_create(args: argparse.Namespace) -> int:
     except DomainError as error:
         print(f"paymentkit: --{error.param}: {error.message}", file=sys.stderr)
         return 2
-    except (OperationalError, ProgrammingError):
-        print("paymentkit: cannot reach the database at DATABASE_URL (is it running and migrated?)", file=sys.stderr)
-        return 1
     finally:
         engine.dispose()
     print(json.dumps({"account_id": made.account_id, "api_key": made.api_key, "test_api_key": made.test_api_key}))
@@ -199,7 +194,34 @@ def main(argv: list[str] | None = None) -> int:
     dev.set_defaults(func=_dev)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as error:
+        problem = database_problem(error)
+        if problem is None:
+            raise
+        print(f"paymentkit: {problem}", file=sys.stderr)
+        return 1
+
+
+def database_problem(error: BaseException) -> str | None:
+    """What is wrong with the database, in words an operator can act on, when `error` says the
+    database is out of reach or not migrated; None for any other error. Every command's errors
+    come through here, so none of them ends in a driver's traceback for these two."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from paymentkit.servers import safe_url
+    from runtime.settings import Settings
+
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    where = safe_url(Settings.from_env().database_url)
+    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    if isinstance(cause, (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn)):
+        return f"the database at {where} is not migrated ({detail}); run: paymentkit db upgrade"
+    if isinstance(cause, psycopg.OperationalError):
+        return f"cannot reach the database at {where}: {detail}"
+    return None
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def ensure(env: dict[str, str] | None = None) -> dict[str, str]:
     else:
         if database_url:
             if not postgres_answers(database_url):
-                raise ServerUnavailable(f"DATABASE_URL is set but PostgreSQL does not answer there: {_safe(database_url)}")
+                raise ServerUnavailable(f"DATABASE_URL is set but PostgreSQL does not answer there: {safe_url(database_url)}")
         elif postgres_answers(DEFAULT_DATABASE_URL):
             database_url = DEFAULT_DATABASE_URL
         else:
@@ -124,7 +124,7 @@ def ensure(env: dict[str, str] | None = None) -> dict[str, str]:
             database_url = start_embedded_postgres(database_name(DEFAULT_DATABASE_URL))
         if redis_url:
             if not redis_answers(redis_url):
-                raise ServerUnavailable(f"REDIS_URL is set but Redis does not answer there: {_safe(redis_url)}")
+                raise ServerUnavailable(f"REDIS_URL is set but Redis does not answer there: {safe_url(redis_url)}")
         elif redis_answers(DEFAULT_REDIS_URL):
             redis_url = DEFAULT_REDIS_URL
         else:
@@ -135,7 +135,7 @@ def ensure(env: dict[str, str] | None = None) -> dict[str, str]:
     return {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
     if parts.password:
