@@ -11,7 +11,7 @@ from api.enqueue import CelerySender, TaskSender
 from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
-from api.resources import catalog, checkout_page, checkout_sessions, health, metrics, payment_links, share
+from api.resources import catalog, checkout_page, checkout_sessions, docs, health, metrics, payment_links, share
 from domain.db import make_engine, session_factory
 from runtime.settings import Settings
 
@@ -63,4 +63,5 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     checkout_page.add_routes(app, settings)
     dashboard.add_routes(app, settings, deps)
     app.add_route("/openapi.json", OpenApiResource(operations))
+    docs.add_routes(app)
     return app

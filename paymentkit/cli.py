@@ -145,7 +145,7 @@ def _dev(args: argparse.Namespace) -> int:
         port = os.environ.setdefault("PORT", "8000")
         base = os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
         print("\n".join(servers.describe(urls, given)), flush=True)
-        print(f"PaymentKit on {base}  (readiness: {base}/readyz)\n"
+        print(f"PaymentKit on {base}  (readiness: {base}/readyz, API reference: {base}/docs)\n"
               f"Make an account:  .venv/bin/paymentkit accounts create --name 'My shop'\n"
               f"Then a dashboard user:  .venv/bin/paymentkit users create --account acct_... --email you@example.com\n"
               f"and sign in at {base}/dashboard", flush=True)
