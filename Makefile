@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# ARGS: which Procfile processes (default web worker beat), e.g. make run ARGS="web worker".
 run: $(STAMP)
-	$(BIN)/paymentkit dev run
+	$(BIN)/paymentkit dev run $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/paymentkit dev test $(ARGS)
@@ -34,5 +35,7 @@ bench: $(STAMP)
 		echo "wrk is not installed and could not be: the share bench uses its Python load generator"
 	$(BIN)/python -m bench $(ARGS)
 
+# The private PostgreSQL and Redis (if any run under .data/) are stopped before their files go.
 clean:
+	test ! -x $(BIN)/python || $(BIN)/python -m paymentkit.servers stop .data
 	rm -rf $(VENV) .data

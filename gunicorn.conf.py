@@ -15,6 +15,8 @@ graceful_timeout = 10
 keepalive = 2
 # No server version in responses.
 proc_name = "paymentkit-web"
+# gunicorn's access log would write raw paths (share and checkout tokens); the app writes its own
+# JSON line per request with the route template instead (api.middleware.AccessLog).
 accesslog = None
 
 

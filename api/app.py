@@ -9,10 +9,10 @@ from sqlalchemy import Engine
 
 from api import checkout, dashboard, errors
 from api.enqueue import CelerySender, TaskSender
-from api.middleware import Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
+from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
-from api.resources import catalog, checkout_sessions, health, metrics, payment_links, share
+from api.resources import catalog, checkout_sessions, docs, health, metrics, payment_links, share
 from domain.db import make_engine, session_factory
 from domain.link_reader import LinkReader
 from runtime.settings import Settings
@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     settings = settings or (deps.settings if deps else Settings.from_env())
     deps = deps or make_dependencies(settings)
     app = falcon.App(
-        middleware=[RequestId(), UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
+        middleware=[AccessLog(static_prefixes=(dashboard.STATIC_ROUTE,)), RequestId(),
+                    UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
     )
     app.req_options.strip_url_path_trailing_slash = True
@@ -67,4 +68,5 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     checkout.add_routes(app, settings)
     dashboard.add_routes(app, settings, deps)
     app.add_route("/openapi.json", OpenApiResource(operations))
+    docs.add_routes(app)
     return app

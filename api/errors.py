@@ -97,7 +97,7 @@ def handle_unexpected(req, resp, ex: Exception, params) -> None:
     if _is_unavailable(ex):
         log.warning("dependency unavailable: %s", type(ex).__name__)
         return _unavailable(resp)
-    log.exception("unhandled error on %s %s", req.method, req.path)
+    log.exception("unhandled error on %s %s", req.method, req.uri_template)  # the template: paths hold tokens
     _write(resp, 500, error_body("api_error", "internal_error", "Something went wrong on our side.", None))
 
 

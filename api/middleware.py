@@ -1,8 +1,9 @@
-"""Per-request plumbing: the unit of work, API-key authentication, idempotency, headers."""
+"""Per-request plumbing: the access log, the unit of work, API-key authentication, idempotency, headers."""
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 
 import falcon
 
@@ -16,7 +17,36 @@ from domain.queries import Owner
 from runtime import logs
 
 log = logging.getLogger("paymentkit.api")
+access_log = logging.getLogger("paymentkit.access")
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
+
+
+class AccessLog:
+    """One JSON line per request: method, route template, status, duration and (on the line) the
+    request id. The route is the template (`/api/pay/share/{secure_token}`), never the path, whose
+    values are share and checkout tokens; a path that matched no route logs `null`. First in the
+    middleware list, so it times everything and logs the final status."""
+
+    def __init__(self, static_prefixes: tuple[str, ...] = ()):
+        self._static_prefixes = static_prefixes
+
+    def process_request(self, req, resp) -> None:
+        req.context.started = time.perf_counter()
+
+    def process_response(self, req, resp, resource, req_succeeded) -> None:
+        route = req.uri_template or self._static_route(req.path)
+        status = resp.status_code
+        duration_ms = round((time.perf_counter() - req.context.started) * 1000, 2)
+        access_log.info("%s %s %d %.2f ms", req.method, route or "(unrouted)", status, duration_ms,
+                        extra={"fields": {"method": req.method, "route": route, "status": status,
+                                          "duration_ms": duration_ms}})
+
+    def _static_route(self, path: str) -> str | None:
+        """Files of a static route have no template: their folder's prefix stands for them."""
+        for prefix in self._static_prefixes:
+            if path.startswith(prefix + "/"):
+                return prefix + "/{file}"
+        return None
 
 
 class RequestId:
@@ -54,7 +84,7 @@ class UnitOfWorkMiddleware:
                     idempotency.record(uow, req.context.owner.account_id, claimed, _status_code(resp), resp.data or b"")
                 uow.commit()
         except Exception as error:  # the commit failed: the client must not think the write happened
-            log.warning("commit failed on %s %s: %s", req.method, req.path, type(error).__name__)
+            log.warning("commit failed on %s %s: %s", req.method, req.uri_template, type(error).__name__)
             send(resp, ApiError(503, "service_unavailable", "The change could not be saved; try again."))
         finally:
             uow.close()

@@ -6,6 +6,7 @@ everyone, whatever the workers have done yet; every state change is a guarded UP
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,6 +28,8 @@ from domain.models import SessionStatus as Status
 from domain.money import CartLine, CouponTerms, cart_amounts, line_amount
 from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, MODE_RULES
 from domain.queries import Owner, Page, PageQuery
+
+log = logging.getLogger("paymentkit.checkout_sessions")
 
 
 def _coupon_terms(coupon: dict[str, Any] | None) -> CouponTerms | None:
@@ -199,7 +202,17 @@ def complete(uow: UnitOfWork, checkout_token: str, now: datetime) -> Completion:
         .execution_options(synchronize_session=False)
     ).rowcount
     uow.session.refresh(session)
+    if done == 1:
+        uow.after_commit(lambda: _log_completed(session))
     return Completion(done == 1, None if done == 1 else "session_expired")
+
+
+def _log_completed(session: CheckoutSession) -> None:
+    """Once committed: the session is paid. Its id and amounts, never its checkout token."""
+    log.info("checkout session %s completed", session.id,
+             extra={"fields": {"checkout_session_id": session.id, "account_id": session.account_id,
+                               "payment_link_id": session.payment_link_id, "livemode": session.livemode,
+                               "amount_total_atom": session.amount_total_atom, "currency": session.currency}})
 
 
 def _redeem_coupon(uow: UnitOfWork, coupon_id: str) -> bool:

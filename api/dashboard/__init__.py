@@ -6,6 +6,8 @@ from api.dashboard import auth, catalog, checkout_sessions, payment_links
 from api.dashboard.web import PREFIX, STATIC, BadForm, Cookies, PageNotFound, handle_bad_form, handle_not_found, \
     redirect
 
+STATIC_ROUTE = f"{PREFIX}/static"
+
 
 class Home:
     dashboard = True
@@ -18,7 +20,7 @@ def add_routes(app, settings, deps) -> None:
     app.add_middleware(auth.DashboardAuth(settings, Cookies(settings.secret_key, settings.trusted_proxy_count)))
     app.add_error_handler(PageNotFound, handle_not_found)
     app.add_error_handler(BadForm, handle_bad_form)
-    app.add_static_route(f"{PREFIX}/static", str(STATIC))
+    app.add_static_route(STATIC_ROUTE, str(STATIC))
     app.add_route(PREFIX, Home())
     app.add_route(auth.SIGN_IN, auth.SignIn(settings, deps.redis))
     app.add_route(f"{PREFIX}/sign-out", auth.SignOut())

@@ -7,7 +7,6 @@ from another origin.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from urllib.parse import quote
@@ -113,9 +112,8 @@ class SignIn:
     def on_post(self, req, resp) -> None:
         form = read_form(req, self._settings.max_body_bytes)
         email, password, target = form.get("email"), form.raw("password"), form.get("next")
-        email_key = hashlib.sha256(users.normalize_email(email).encode()).hexdigest()[:32]
         for limiter, key in ((self._per_ip, client_ip(req, self._settings.trusted_proxy_count)),
-                             (self._per_email, email_key)):
+                             (self._per_email, users.email_key(email))):
             decision = limiter.check(key)
             if not decision.allowed:
                 resp.set_header("Retry-After", str(decision.retry_after))

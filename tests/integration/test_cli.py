@@ -1,18 +1,24 @@
-"""`paymentkit accounts create --name NAME`, run as the operator would run it."""
+"""The `paymentkit` command line, run as the operator would run it."""
 import json
 import os
+import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+import pytest
 from sqlalchemy import text
+
+from paymentkit import servers
 
 PAYMENTKIT = str(Path(sys.executable).parent / "paymentkit")
 
 
-def run(settings, *args: str, database_url: str | None = None) -> subprocess.CompletedProcess:
+def run(settings, *args: str, database_url: str | None = None, stdin: str = "") -> subprocess.CompletedProcess:
     env = dict(os.environ, DATABASE_URL=database_url or settings.database_url)
-    return subprocess.run([PAYMENTKIT, *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([PAYMENTKIT, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
 
 
 def test_accounts_create_prints_one_json_object_with_working_keys(settings, client, uow_factory):
@@ -60,3 +66,112 @@ def test_an_unreachable_database_is_a_clear_error(settings):
     assert done.returncode == 1
     assert "database" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+@pytest.fixture
+def empty_database(server_urls):
+    """A database that exists and has no tables (never migrated); dropped afterwards."""
+    name = f"pktest_empty_{secrets.token_hex(4)}"
+    admin = servers.with_database(server_urls["DATABASE_URL"], "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield servers.with_database(server_urls["DATABASE_URL"], name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_every_command_on_an_unmigrated_database_says_to_run_db_upgrade(settings, empty_database):
+    commands = [("accounts", "create", "--name", "x"), ("users", "create", "--account", "acct_x", "--email", "a@b.co"),
+                ("sessions", "stats"), ("sessions", "pending"), ("sessions", "expire-due")]
+    for command in commands:
+        done = run(settings, *command, database_url=empty_database, stdin="a long enough password\n")
+        assert done.returncode == 1, (command, done.stderr)
+        assert "Traceback" not in done.stderr, (command, done.stderr)
+        assert "is not migrated" in done.stderr and "run: paymentkit db upgrade" in done.stderr, (command, done.stderr)
+        assert done.stdout == "", command
+
+    assert run(settings, "db", "upgrade", database_url=empty_database).returncode == 0
+    stats = run(settings, "sessions", "stats", database_url=empty_database)
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["open"] == 0
+
+
+# ---- beside `make run` on the embedded path ----------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def without_servers(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The operator's shell: no DATABASE_URL, REDIS_URL or PAYMENTKIT_EMBEDDED, this data folder."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PAYMENTKIT_EMBEDDED")}
+    return {**env, "PAYMENTKIT_DATA_DIR": str(data_dir), **extra}
+
+
+@pytest.fixture
+def data_dir():
+    from tests.faults.stack import private_dir, remove
+
+    folder = private_dir("pk-embedded-")
+    yield folder
+    subprocess.run([sys.executable, "-m", "paymentkit.servers", "stop", str(folder)], timeout=60)
+    print((folder / "make-run.log").read_text() if (folder / "make-run.log").exists() else "")
+    remove(folder)
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm to make"])
+def test_make_run_embedded_serves_the_cli_its_servers_and_stopping_it_stops_them(data_dir, stop):
+    """README's steps: `PAYMENTKIT_EMBEDDED=1 make run`, then `paymentkit accounts create` in
+    another shell with nothing set, then a stop: Ctrl-C (SIGINT to the terminal's whole process
+    group) or SIGTERM to make alone (a service manager); a clean stop, with no make error."""
+    from tests.faults.stack import free_port, wait_until
+
+    port = free_port()
+    log = data_dir / "make-run.log"
+    env = without_servers(data_dir, PAYMENTKIT_EMBEDDED="1", PORT=str(port), WEB_CONCURRENCY="1", HOST="127.0.0.1")
+    with open(log, "w") as out:
+        # -o: the venv is installed already (never reinstall it from inside a test).
+        make = subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "run", "ARGS=web"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/readyz") or make.poll() is not None, 60,
+                   what="make run ready")
+        assert make.poll() is None, log.read_text()
+        banner = log.read_text()
+        embedded = servers.embedded_urls(data_dir)
+        assert set(embedded) == {"DATABASE_URL", "REDIS_URL"}, banner
+        assert f"PostgreSQL at {embedded['DATABASE_URL']}  (embedded, under {data_dir}" in banner
+        assert f"Redis at {embedded['REDIS_URL']}  (embedded, under {data_dir}" in banner
+
+        made = subprocess.run([PAYMENTKIT, "accounts", "create", "--name", "Beside make run"], env=without_servers(data_dir),
+                              capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        account = json.loads(made.stdout)
+        # The web process of `make run` knows the account: the command wrote to its database.
+        assert _answers(f"http://127.0.0.1:{port}/api/{account['account_id']}/products",
+                        {"Authorization": f"Bearer {account['api_key']}"})
+        stats = subprocess.run([PAYMENTKIT, "sessions", "stats"], env=without_servers(data_dir),
+                               capture_output=True, text=True, timeout=60)
+        assert stats.returncode == 0 and json.loads(stats.stdout)["open"] == 0, stats.stderr
+    finally:
+        if make.poll() is None and stop == "ctrl-c":
+            os.killpg(make.pid, signal.SIGINT)
+        elif make.poll() is None:
+            make.terminate()
+        make.wait(timeout=60)
+
+    output = log.read_text()
+    assert "***" not in output and "Error" not in output and "Traceback" not in output, output
+    assert not servers.postgres_answers(embedded["DATABASE_URL"]), output
+    assert not servers.redis_answers(embedded["REDIS_URL"]), output
+    assert servers.embedded_urls(data_dir) == {}  # struck out: commands are back on the defaults
+
+
+def _answers(url: str, headers: dict[str, str] | None = None) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
