@@ -60,4 +60,6 @@ beat_schedule = {
     "idempotency_keys.purge_expired": {"task": "idempotency_keys.purge_expired", "schedule": 3600.0},
     # Records expiries (reads derive them already). Nothing per session is scheduled ahead.
     "checkout_sessions.expire_due": {"task": "checkout_sessions.expire_due", "schedule": 30.0},
+    # Asks processors about payments whose outcome nobody told us (timeouts, abandoned challenges).
+    "payments.reconcile_due": {"task": "payments.reconcile_due", "schedule": 30.0},
 }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import falcon
 import redis
@@ -13,8 +14,9 @@ from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, Secu
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
 from api.resources import catalog, checkout_sessions, docs, health, metrics, payment_links, share
-from domain.db import make_engine, session_factory
+from domain.db import UnitOfWork, make_engine, session_factory
 from domain.link_reader import LinkReader
+from domain.processors import Processors, SecretBox
 from runtime.settings import Settings
 
 
@@ -27,6 +29,15 @@ class Dependencies:
     redis: redis.Redis
     sender: TaskSender
     links: LinkReader
+    processors: Processors
+
+    def units(self) -> UnitOfWork:
+        """A unit of work of its own (the pay flow's transactions, beside the request's)."""
+        return UnitOfWork(self._session_factory, self.sender)
+
+    @cached_property
+    def _session_factory(self):
+        return session_factory(self.engine)
 
 
 def make_dependencies(settings: Settings) -> Dependencies:
@@ -37,6 +48,7 @@ def make_dependencies(settings: Settings) -> Dependencies:
         redis=redis.Redis.from_url(settings.rate_limit_redis_url, socket_connect_timeout=1, socket_timeout=1),
         sender=CelerySender(),
         links=LinkReader(engine),
+        processors=Processors(engine, SecretBox(settings.encryption_key), settings.checkout_base_url),
     )
 
 
@@ -65,7 +77,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app.add_route("/api/pay/share/{secure_token}",
                   share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender))
     operations += share.OPERATIONS
-    checkout.add_routes(app, settings)
+    checkout.add_routes(app, settings, deps)
     dashboard.add_routes(app, settings, deps)
     app.add_route("/openapi.json", OpenApiResource(operations))
     docs.add_routes(app)

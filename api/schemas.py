@@ -273,3 +273,8 @@ class CheckoutSessionOut(Response, kw_only=True):
     completed_at: datetime | None
     expired_at: datetime | None
     livemode: bool
+    customer_email: str | None
+    payment_id: str | None
+    payment_method_id: str | None
+    subscription_id: str | None
+    payment_status: Literal["unpaid", "paid", "no_payment_required"]

@@ -66,4 +66,6 @@ def checkout_session(s: models.CheckoutSession, checkout_base_url: str, now) -> 
         accepted_payment_methods=list(s.accepted_payment_methods) if s.accepted_payment_methods else None,
         allow_cart_edit=s.allow_cart_edit, checkout_url=f"{checkout_base_url}/checkout/{s.checkout_token}",
         expires_at=s.expires_at, created_at=s.created_at, completed_at=s.completed_at,
-        expired_at=checkout_sessions.effective_expired_at(s, now), livemode=s.livemode)
+        expired_at=checkout_sessions.effective_expired_at(s, now), livemode=s.livemode,
+        customer_email=s.customer_email, payment_id=s.payment_id, payment_method_id=s.payment_method_id,
+        subscription_id=s.subscription_id, payment_status=s.payment_status)

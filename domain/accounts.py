@@ -39,3 +39,17 @@ def find_api_key(session: Session, presented_key: str) -> ApiKey | None:
     if not presented_key.startswith(("sk_live_", "sk_test_")):
         return None
     return session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_secret(presented_key))).first()
+
+
+@dataclass(frozen=True)
+class MerchantDisplay:
+    """What a customer sees of the merchant on the hosted pages."""
+
+    name: str
+    support_email: str | None
+    brand_color: str | None
+
+
+def display_of(uow: UnitOfWork, account_id: str) -> MerchantDisplay:
+    account = uow.session.get(Account, account_id)
+    return MerchantDisplay(account.display_name or account.name, account.support_email, account.brand_color)

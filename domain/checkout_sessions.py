@@ -7,7 +7,6 @@ everyone, whatever the workers have done yet; every state change is a guarded UP
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -141,8 +140,9 @@ def page(uow: UnitOfWork, owner: Owner, query: PageQuery, now: datetime, *, stat
 
 
 def effective_status(session: CheckoutSession, now: datetime) -> str:
-    """What every reader sees: an open session is expired from `expires_at` on."""
-    if session.status == Status.OPEN and now >= session.expires_at:
+    """What every reader sees: an open session is expired from `expires_at` on, unless a
+    payment is under way (a charge in flight is not cut off: it completes or fails first)."""
+    if session.status == Status.OPEN and now >= session.expires_at and session.payment_id is None:
         return Status.EXPIRED
     return session.status
 
@@ -151,6 +151,15 @@ def effective_expired_at(session: CheckoutSession, now: datetime) -> datetime | 
     if session.expired_at is not None:
         return session.expired_at
     return session.expires_at if effective_status(session, now) == Status.EXPIRED else None
+
+
+def owner_of(uow: UnitOfWork, checkout_token: str) -> Owner | None:
+    """Whose session the token opens (account and mode), without loading the session."""
+    if not plausible_token(checkout_token):
+        return None
+    row = uow.session.execute(select(CheckoutSession.account_id, CheckoutSession.livemode)
+                              .where(CheckoutSession.checkout_token == checkout_token)).first()
+    return Owner(row.account_id, row.livemode) if row else None
 
 
 def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -> CheckoutSession | None:
@@ -164,15 +173,6 @@ def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -
 
 # ---- changing -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Completion:
-    """The outcome of Pay: completed, or why not (`session_expired`, `session_not_open`,
-    `coupon_unavailable` — the coupon ran out; the session now shows the price without it)."""
-
-    completed: bool
-    reason: str | None = None
-
-
 def _open_for_change(uow: UnitOfWork, checkout_token: str, now: datetime) -> CheckoutSession:
     session = find_by_token(uow, checkout_token, lock=True)
     if session is None:
@@ -183,28 +183,56 @@ def _open_for_change(uow: UnitOfWork, checkout_token: str, now: datetime) -> Che
     return session
 
 
-def complete(uow: UnitOfWork, checkout_token: str, now: datetime) -> Completion:
-    """Pay (a test-mode payment): complete an open, unexpired session, redeeming its coupon."""
-    try:
-        session = _open_for_change(uow, checkout_token, now)
-    except Conflict as refused:
-        return Completion(False, "session_expired" if refused.code == "session_expired" else "session_not_open")
-    if session.coupon_id and not _redeem_coupon(uow, session.coupon_id):
+def hold_coupon(uow: UnitOfWork, session: CheckoutSession, now: datetime) -> bool:
+    """Before any charge: count the session's coupon as redeemed (never beyond max_redemptions),
+    or, when it has run out, take it off the session and reprice it (False: the customer must
+    see the new total before paying). A session holds at most one redemption."""
+    if session.coupon_id is None or session.coupon_redeemed:
+        return True
+    held = uow.session.execute(
+        update(Coupon)
+        .where(Coupon.id == session.coupon_id,
+               (Coupon.max_redemptions.is_(None)) | (Coupon.times_redeemed < Coupon.max_redemptions))
+        .values(times_redeemed=Coupon.times_redeemed + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if held:
+        session.coupon_redeemed = True
+    else:
         session.coupon_id, session.coupon = None, None
         _recompute(session)
-        session.updated_at = now
-        uow.session.flush()
-        return Completion(False, "coupon_unavailable")
+    session.updated_at = now
+    uow.session.flush()
+    return held
+
+
+def release_coupon(uow: UnitOfWork, session: CheckoutSession) -> None:
+    """A payment failed: give the held redemption back, so the coupon's count stays exact."""
+    if session.coupon_id is None or not session.coupon_redeemed:
+        return
+    uow.session.execute(update(Coupon).where(Coupon.id == session.coupon_id, Coupon.times_redeemed > 0)
+                        .values(times_redeemed=Coupon.times_redeemed - 1)
+                        .execution_options(synchronize_session=False))
+    session.coupon_redeemed = False
+
+
+def complete(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, payment_status: str,
+             payment_method_id: str | None = None, subscription_id: str | None = None) -> bool:
+    """Mark an open session complete, in the caller's transaction (the one that records its
+    payment). Guarded: a session completes once, and only with the payment it was paying."""
     done = uow.session.execute(
         update(CheckoutSession)
-        .where(CheckoutSession.id == session.id, CheckoutSession.status == Status.OPEN, CheckoutSession.expires_at > now)
-        .values(status=Status.COMPLETE.value, completed_at=now, updated_at=now)
+        .where(CheckoutSession.id == session.id, CheckoutSession.status == Status.OPEN,
+               CheckoutSession.payment_id.is_not_distinct_from(session.payment_id))
+        .values(status=Status.COMPLETE.value, completed_at=now, updated_at=now, payment_status=payment_status,
+                payment_method_id=payment_method_id or session.payment_method_id,
+                subscription_id=subscription_id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount == 1
     uow.session.refresh(session)
-    if done == 1:
+    if done:
         uow.after_commit(lambda: _log_completed(session))
-    return Completion(done == 1, None if done == 1 else "session_expired")
+    return done
 
 
 def _log_completed(session: CheckoutSession) -> None:
@@ -212,18 +240,8 @@ def _log_completed(session: CheckoutSession) -> None:
     log.info("checkout session %s completed", session.id,
              extra={"fields": {"checkout_session_id": session.id, "account_id": session.account_id,
                                "payment_link_id": session.payment_link_id, "livemode": session.livemode,
-                               "amount_total_atom": session.amount_total_atom, "currency": session.currency}})
-
-
-def _redeem_coupon(uow: UnitOfWork, coupon_id: str) -> bool:
-    """Count one redemption, never beyond max_redemptions (a guarded UPDATE)."""
-    return uow.session.execute(
-        update(Coupon)
-        .where(Coupon.id == coupon_id,
-               (Coupon.max_redemptions.is_(None)) | (Coupon.times_redeemed < Coupon.max_redemptions))
-        .values(times_redeemed=Coupon.times_redeemed + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
+                               "amount_total_atom": session.amount_total_atom, "currency": session.currency,
+                               "payment_id": session.payment_id, "payment_status": session.payment_status}})
 
 
 def change_quantities(uow: UnitOfWork, checkout_token: str, quantities: dict[int, int], now: datetime) -> CheckoutSession:
@@ -259,6 +277,9 @@ def expire(uow: UnitOfWork, owner: Owner, session_id: str, now: datetime) -> Che
     if status != Status.OPEN:
         raise Conflict(f"Only an open checkout session can be expired; this one is {status}.",
                        code="session_not_open")
+    if session.payment_id is not None:
+        raise Conflict("A payment of this checkout session is under way; it cannot be expired until that "
+                       "payment has succeeded or failed.", code="payment_in_progress")
     session.status = Status.EXPIRED.value
     session.expired_at = min(now, session.expires_at)
     session.updated_at = now

@@ -30,7 +30,7 @@ UPDATE checkout_sessions
    SET status = 'expired', expired_at = expires_at, updated_at = :now
  WHERE id = ANY(ARRAY(
          SELECT id FROM checkout_sessions
-          WHERE status = 'open' AND expires_at <= :now
+          WHERE status = 'open' AND expires_at <= :now AND payment_id IS NULL
           ORDER BY expires_at
           LIMIT :n
           FOR UPDATE SKIP LOCKED))
@@ -137,12 +137,14 @@ def confirm_expired(uow: UnitOfWork, session_id: str) -> CheckoutSession | None:
 
 def status_condition(status: str, now: datetime):
     """SQL for "the effective status is `status` at `now`", in the same terms as
-    `checkout_sessions.effective_status`: a stored-open session past expires_at is expired."""
+    `checkout_sessions.effective_status`: a stored-open session past expires_at is expired,
+    unless a payment of it is under way."""
     cs = CheckoutSession
     if status == Status.OPEN:
-        return and_(cs.status == Status.OPEN, cs.expires_at > now)
+        return and_(cs.status == Status.OPEN, or_(cs.expires_at > now, cs.payment_id.is_not(None)))
     if status == Status.EXPIRED:
-        return or_(cs.status == Status.EXPIRED, and_(cs.status == Status.OPEN, cs.expires_at <= now))
+        return or_(cs.status == Status.EXPIRED,
+                   and_(cs.status == Status.OPEN, cs.expires_at <= now, cs.payment_id.is_(None)))
     return cs.status == Status(status)
 
 
@@ -161,7 +163,8 @@ def stats(session: Session | Connection, now: datetime) -> Stats:
     index `checkout_sessions_open_by_expiry`, which holds open sessions alone."""
     counts = dict(session.execute(text("SELECT status, count(*) FROM checkout_sessions GROUP BY status")).all())
     due, oldest = session.execute(text(
-        "SELECT count(*), min(expires_at) FROM checkout_sessions WHERE status = 'open' AND expires_at <= :now"),
+        "SELECT count(*), min(expires_at) FROM checkout_sessions"
+        " WHERE status = 'open' AND expires_at <= :now AND payment_id IS NULL"),
         {"now": now}).one()
     overdue = round((now - oldest).total_seconds(), 3) if oldest is not None else 0.0
     return Stats(open=counts.get("open", 0), complete=counts.get("complete", 0), expired=counts.get("expired", 0),

@@ -54,6 +54,10 @@ class Account(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+    # What customers see on the hosted checkout (SPEC 10); the name when unset.
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    support_email: Mapped[str | None] = mapped_column(String(512))
+    brand_color: Mapped[str | None] = mapped_column(String(7))
 
 
 class ApiKey(Base):
@@ -126,7 +130,9 @@ class Customer(_Owned, Base):
     email: Mapped[str] = mapped_column(String(512))
     name: Mapped[str | None] = mapped_column(String(255))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
-    __table_args__ = (Index("customers_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),)
+    __table_args__ = (Index("customers_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
+                      # Checkout reuses a customer by email, case-insensitively.
+                      Index("customers_by_email", "account_id", "livemode", text("lower(email)")))
 
 
 class IdempotencyKey(Base):
@@ -197,6 +203,16 @@ class CheckoutSession(_Owned, Base):
     expires_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
+    # Paying (SPEC 7). `payment_id` is the payment under way or the one that paid: while it is
+    # set and not paid, the session stays open (a charge in flight is not cut off by expiry).
+    customer_email: Mapped[str | None] = mapped_column(String(512))
+    payment_id: Mapped[str | None] = mapped_column(String(64))
+    payment_method_id: Mapped[str | None] = mapped_column(String(64))
+    subscription_id: Mapped[str | None] = mapped_column(String(64))
+    payment_status: Mapped[str] = mapped_column(String(24), server_default="unpaid")
+    failed_attempts: Mapped[int] = mapped_column(server_default="0")
+    # One redemption of the coupon is held while a payment is under way (released if it fails).
+    coupon_redeemed: Mapped[bool] = mapped_column(server_default="false")
     __table_args__ = (
         Index("checkout_sessions_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
         Index("checkout_sessions_by_link", "account_id", "livemode", "payment_link_id", text("created_at DESC"),
@@ -230,3 +246,134 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ProcessorSetting(Base):
+    """Which processor takes an account's payments in one mode, with its keys; the secrets
+    are encrypted with a key from the settings (PAYMENTKIT_ENCRYPTION_KEY)."""
+
+    __tablename__ = "processor_settings"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    livemode: Mapped[bool] = mapped_column(primary_key=True)
+    processor: Mapped[str] = mapped_column(String(16))
+    publishable_key: Mapped[str | None] = mapped_column(String(255))
+    secret_key_encrypted: Mapped[bytes | None]
+    webhook_secret_encrypted: Mapped[bytes | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentMethod(_Owned, Base):
+    """A card saved to a customer. Never a full number or CVC: brand, last four and expiry."""
+
+    __tablename__ = "payment_methods"
+    customer_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    card_brand: Mapped[str] = mapped_column(String(32))
+    card_last4: Mapped[str] = mapped_column(String(4))
+    card_exp_month: Mapped[int]
+    card_exp_year: Mapped[int]
+    processor: Mapped[str] = mapped_column(String(16))
+    processor_reference: Mapped[str] = mapped_column(String(255))
+    __table_args__ = (Index("payment_methods_by_customer", "account_id", "livemode", "customer_id",
+                            text("created_at DESC"), text("id DESC")),)
+
+
+class Payment(_Owned, Base):
+    """One attempt to take money. Its id is the idempotency key of every processor call for it."""
+
+    __tablename__ = "payments"
+    checkout_session_id: Mapped[str | None] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    amount_atom: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    payment_method_id: Mapped[str | None] = mapped_column(String(64))
+    card: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # brand, last4, exp_month, exp_year
+    processor: Mapped[str] = mapped_column(String(16))
+    processor_reference: Mapped[str | None] = mapped_column(String(255))
+    action_url: Mapped[str | None] = mapped_column(Text)
+    amount_refunded_atom: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Due work for the reconcile sweep: when to ask the processor again about an open outcome.
+    next_check_at: Mapped[datetime | None]
+    checks: Mapped[int] = mapped_column(server_default="0")
+    __table_args__ = (
+        Index("payments_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
+        Index("payments_by_session", "checkout_session_id"),
+        Index("payments_by_customer", "account_id", "livemode", "customer_id", text("created_at DESC"),
+              text("id DESC")),
+        # At most one payment of a session is under way or paid: two Pay clicks never charge twice.
+        Index("payments_one_live_per_session", "checkout_session_id", unique=True,
+              postgresql_where=text("status IN ('processing', 'requires_action', 'succeeded')")),
+        Index("payments_due_for_check", "next_check_at",
+              postgresql_where=text("status IN ('processing', 'requires_action')")),
+    )
+
+
+class Refund(_Owned, Base):
+    """Money given back on a payment; its id is the processor call's idempotency key."""
+
+    __tablename__ = "refunds"
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    amount_atom: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    processor_reference: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (Index("refunds_by_payment", "payment_id", "created_at"),)
+
+
+class TestProcessorOperation(Base):
+    """The built-in test processor's own books (domain/payments/builtin.py's Operation): one
+    row per idempotency key, as a real processor keeps them on its side."""
+
+    __test__ = False
+    __tablename__ = "test_processor_operations"
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    amount_atom: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    customer_reference: Mapped[str | None] = mapped_column(String(64))
+    payment_method_reference: Mapped[str | None] = mapped_column(String(64), index=True)
+    charge_reference: Mapped[str | None] = mapped_column(String(64), index=True)
+    off_session: Mapped[bool]
+    card: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    behavior: Mapped[str | None] = mapped_column(String(32))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    challenge_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    return_url: Mapped[str | None] = mapped_column(Text)
+    never_submitted: Mapped[bool]
+    created_at: Mapped[datetime]
+
+
+class Subscription(_Owned, Base):
+    """Recurring billing made by a subscription-mode checkout (SPEC 8)."""
+
+    __tablename__ = "subscriptions"
+    customer_id: Mapped[str] = mapped_column(String(64))
+    checkout_session_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    payment_link_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)  # the recurring lines and quantities
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(8))
+    interval_count: Mapped[int]
+    current_period_start: Mapped[datetime]
+    current_period_end: Mapped[datetime]
+    trial_end: Mapped[datetime | None]
+    cancel_at_period_end: Mapped[bool]
+    canceled_at: Mapped[datetime | None]
+    default_payment_method_id: Mapped[str | None] = mapped_column(String(64))
+    latest_invoice_id: Mapped[str | None] = mapped_column(String(64))
+    coupon_id: Mapped[str | None] = mapped_column(String(64))
+    coupon: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the coupon's terms and duration, as sold
+    __table_args__ = (
+        Index("subscriptions_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
+        Index("subscriptions_by_customer", "account_id", "livemode", "customer_id", text("created_at DESC"),
+              text("id DESC")),
+    )

@@ -19,6 +19,8 @@ JOBS: dict[str, Job] = {
     # thousands of follow-ups a backlog fans out to.
     "checkout_sessions.expired": Job("expiry", priority=9),
     "idempotency_keys.purge_expired": Job("default"),
+    "payments.reconcile_due": Job("payments"),
+    "payments.reconcile": Job("payments"),
 }
 
 QUEUES: tuple[str, ...] = tuple(sorted({job.queue for job in JOBS.values()}))

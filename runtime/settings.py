@@ -32,6 +32,9 @@ class Settings:
     # every `share_rate_refill_seconds`.
     share_rate_capacity: int = 10
     share_rate_refill_seconds: int = 6
+    # Pay attempts at the hosted checkout, per client IP (card testing): 6, one back every 60 s.
+    pay_rate_capacity: int = 6
+    pay_rate_refill_seconds: int = 60
     trusted_proxy_count: int = 0
     # Prefix for every Redis key this process writes (limiter and broker); tests set their own.
     redis_key_prefix: str = ""
@@ -40,6 +43,9 @@ class Settings:
     # Signs checkout tokens. Set SECRET_KEY in production; by default a random key is kept in
     # .data/secret_key so that every process of one installation shares it.
     secret_key: bytes = b""
+    # Encrypts processor secrets at rest; SECRET_KEY when unset (changing it makes stored
+    # processor keys unreadable: set them again).
+    encryption_key: bytes = b""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -47,6 +53,7 @@ class Settings:
         port = _int(env, "PORT", 8000)
         public = env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}"
         redis_url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
+        secret_key = _secret_key(env)
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=redis_url,
@@ -56,11 +63,14 @@ class Settings:
             checkout_base_url=(env.get("CHECKOUT_BASE_URL") or public).rstrip("/"),
             share_rate_capacity=_int(env, "SHARE_RATE_CAPACITY", 10),
             share_rate_refill_seconds=_int(env, "SHARE_RATE_REFILL_SECONDS", 6),
+            pay_rate_capacity=_int(env, "PAY_RATE_CAPACITY", 6),
+            pay_rate_refill_seconds=_int(env, "PAY_RATE_REFILL_SECONDS", 60),
             trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
             redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),
             db_pool_size=_int(env, "DB_POOL_SIZE", 4),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
-            secret_key=_secret_key(env),
+            secret_key=secret_key,
+            encryption_key=env["ENCRYPTION_KEY"].encode() if env.get("ENCRYPTION_KEY") else secret_key,
         )
 
 

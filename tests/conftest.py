@@ -111,6 +111,12 @@ class Merchant:
     def delete(self, path, **kw):
         return self._call("DELETE", path, **kw)
 
+    def in_test_mode(self) -> "Merchant":
+        """The same account, talking with its test key (`live_api_key` keeps the other)."""
+        made = Merchant(self.client, self.account_id, self.test_api_key, self.test_api_key)
+        made.live_api_key = self.api_key
+        return made
+
     def ok(self, method: str, path: str, json=None, **kw) -> dict:
         """The call's JSON body, after asserting it succeeded."""
         result = self._call(method, path, json=json, **kw)
@@ -188,3 +194,18 @@ def find_share_link(engine, secure_token: str):
         return reader.find(secure_token)
     finally:
         reader.close()
+
+
+TEST_CARD = "4242424242424242"
+
+
+def pay_session(deps, checkout_token: str, now=None, *, card: str = TEST_CARD, email: str = "buyer@example.com"):
+    """Pay a test-mode session as the hosted checkout does (the built-in test processor, our
+    real pay flow), at `now` (a datetime) if given; the `Attempt`."""
+    from domain import checkout_payments
+    from domain.db import utcnow
+
+    processor = deps.processors.test_processor()
+    form = checkout_payments.PayForm(email=email, card=processor.read_card(card, "12/34", "123"))
+    return checkout_payments.pay(deps.units, checkout_token, form, processor, now=lambda: now or utcnow(),
+                                 return_url="https://checkout.example.test/return")

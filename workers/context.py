@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import UnitOfWork, make_engine, session_factory
+from domain.processors import Processors, SecretBox
 from runtime import logs
 from runtime.settings import Settings
 
@@ -30,6 +31,7 @@ class CelerySender:
 
 
 _sender = CelerySender()
+_processors: Processors | None = None
 
 
 def unit_of_work() -> UnitOfWork:
@@ -38,3 +40,20 @@ def unit_of_work() -> UnitOfWork:
         settings = Settings.from_env()
         _factory = session_factory(make_engine(settings.database_url, settings.db_pool_size))
     return UnitOfWork(_factory, _sender)
+
+
+def processors() -> Processors:
+    """The connectors of this process (made lazily, on the tasks' engine)."""
+    global _processors
+    if _processors is None:
+        settings = Settings.from_env()
+        with unit_of_work() as uow:
+            engine = uow.session.get_bind()
+        _processors = Processors(engine, SecretBox(settings.encryption_key), settings.checkout_base_url)
+    return _processors
+
+
+def use_processors(made: Processors) -> None:
+    """Point the tasks of this process at given connectors (tests hand in theirs)."""
+    global _processors
+    _processors = made

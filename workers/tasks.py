@@ -8,11 +8,12 @@ import time
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from domain import checkout_sessions, expiry, idempotency
+from domain import checkout_payments, checkout_sessions, expiry, idempotency
 from domain.db import utcnow
+from domain.ids import random_base62
 from runtime import metrics
 from workers import app
-from workers.context import unit_of_work
+from workers.context import processors, unit_of_work
 
 log = logging.getLogger("paymentkit.workers")
 
@@ -108,3 +109,31 @@ def checkout_session_expired(session_id: str) -> bool:
         return False
     log.info("checkout session %s expired at %s", session_id, expired_at.isoformat())
     return True
+
+
+# ---- payments -------------------------------------------------------------------------------
+
+@app.task(name="payments.reconcile_due")
+def reconcile_due_payments() -> int:
+    """Beat, every 30 s: hand each payment whose outcome is open and due to a job of its own.
+    Due work is data (payments.next_check_at, a partial index); a second beat claims nothing twice."""
+    with unit_of_work() as uow:
+        due = checkout_payments.claim_due(uow, utcnow())
+        for payment_id in due:
+            uow.send_after_commit("payments.reconcile", [payment_id], task_id=f"{payment_id}.check.{random_base62(8)}")
+        uow.commit()
+    if due:
+        log.info("payments: %d due for a check with their processor", len(due))
+    return len(due)
+
+
+@app.task(name="payments.reconcile", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
+def reconcile_payment(payment_id: str) -> str | None:
+    """Ask the payment's processor what became of it, by our idempotency key, and record that."""
+    attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_owner, utcnow)
+    if attempt is None:
+        return None
+    if attempt.completed:
+        metrics.SESSIONS_COMPLETED.inc()
+    log.info("payment %s reconciled: %s", payment_id, attempt.step.value)
+    return attempt.step.value

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import falcon
 
+from api.checkout.challenge import TestChallenge
 from api.checkout.page import CheckoutPage
+from api.ratelimit import RateLimiter
 from runtime.settings import Settings
 
 
-def add_routes(app: falcon.App, settings: Settings) -> None:
-    page = CheckoutPage(settings)
+def add_routes(app: falcon.App, settings: Settings, deps) -> None:
+    page = CheckoutPage(settings, deps.processors, deps.units,
+                        RateLimiter(deps.redis, settings.pay_rate_capacity, settings.pay_rate_refill_seconds,
+                                    settings.redis_key_prefix, scope="pay"))
     app.add_route("/checkout/{token}", page)
-    for action in ("pay", "cancel", "quantities"):
+    for action in ("pay", "cancel", "quantities", "return"):
         app.add_route(f"/checkout/{{token}}/{action}", page, suffix=action)
+    app.add_route("/checkout/challenge/{challenge_id}", TestChallenge(deps.processors))

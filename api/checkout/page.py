@@ -13,9 +13,12 @@ from urllib.parse import parse_qs
 
 from api import html
 from api.checkout.pages import not_available, render
+from api.client_ip import client_ip
 from api.errors import ApiError
 from api.http import raw_body
-from domain import checkout_sessions, payment_links
+from api.ratelimit import RateLimiter
+from domain import accounts, checkout_payments, checkout_sessions, payment_links
+from domain.checkout_payments import Step
 from domain.checkout_sessions import Status
 from domain.checkout_tokens import minted_at
 from domain.currencies import format_atoms
@@ -24,6 +27,8 @@ from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.ids import plausible_token
 from domain.models import CheckoutSession
 from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, PAYMENT_METHODS
+from domain.processors import Processors
+from domain.queries import Owner
 from runtime import metrics
 from runtime.settings import Settings
 
@@ -35,12 +40,20 @@ _QUANTITY_FIELD = re.compile(r"line_items\[([0-9]{1,3})\]\.quantity")
 _QUANTITY_PARAM = re.compile(r"line_items\[([0-9]+)\]")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 NOT_EDITABLE = "The quantities of this checkout cannot be changed."
+NOT_TAKING_PAYMENTS = "This merchant is not taking payments yet."
+COUPON_REMOVED = ("The discount is no longer available, so it has been removed. No payment was taken: "
+                  "please check the new total and pay again.")
+LOCKED = "This checkout takes no more attempts after too many declined cards. Please contact the merchant."
 
 class CheckoutPage:
     public = True
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, processors: Processors, units: checkout_payments.Units,
+                 pay_limiter: RateLimiter):
         self._settings = settings
+        self._processors = processors
+        self._units = units
+        self._pay_limiter = pay_limiter
         self._origins = {html.origin_of(settings.checkout_base_url)}
 
     # ---- GET ---------------------------------------------------------------------------------
@@ -57,8 +70,7 @@ class CheckoutPage:
 
     def _redirect_to_page(self, req, resp, token: str) -> None:
         """A reload of a form's address (after a notice) goes back to the page."""
-        resp.status = 303
-        resp.location = self._page_url(token)
+        _see_other(resp, self._page_url(token))
 
     on_get_pay = on_get_cancel = on_get_quantities = _redirect_to_page
 
@@ -67,26 +79,74 @@ class CheckoutPage:
     def on_post_pay(self, req, resp, token: str) -> None:
         if self._refused(req, resp):
             return
-        uow, now = req.context.uow, utcnow()
+        decision = self._pay_limiter.check(client_ip(req, self._settings.trusted_proxy_count))
+        if not decision.allowed:
+            resp.set_header("Retry-After", str(decision.retry_after))
+            return render(resp, "message.html", status=429, title="Too many attempts",
+                          message=f"Please wait {decision.retry_after} seconds before trying to pay again.")
+        fields = self._form(req, resp)
+        if fields is None:
+            return
+        owner = checkout_sessions.owner_of(req.context.uow, token)
+        if owner is None:
+            return not_available(resp)
+        processor = self._processors.for_owner(req.context.uow, owner)
+        entered = {name: (fields.get(name) or [""])[-1].strip() for name in ("email", "name")}
         try:
-            # First thing in this unit of work: the domain locks and reads the row fresh.
-            outcome = checkout_sessions.complete(uow, token, now)
+            if processor is None:
+                raise InvalidRequest(NOT_TAKING_PAYMENTS, param="processor")
+            form = checkout_payments.PayForm(
+                email=entered["email"], name=entered["name"] or None,
+                card=processor.read_card(*((fields.get(name) or [""])[-1] for name in ("card_number", "exp", "cvc"))))
+            req.context.uow.rollback()  # the reads above are done: hold no connection while paying
+            attempt = checkout_payments.pay(self._units, token, form, processor, now=utcnow,
+                                            return_url=f"{self._page_url(token)}/return")
         except NotFound:
             return not_available(resp)
-        session = checkout_sessions.find_by_token(uow, token)
-        if outcome.completed:
-            uow.after_commit(metrics.SESSIONS_COMPLETED.inc)
+        except InvalidRequest as refused:
+            return self._show_again(req, resp, token, status=400, field_errors={refused.param: refused.message},
+                                    typed=entered)
+        self._after_attempt(req, resp, token, attempt, entered)
+
+    def on_get_return(self, req, resp, token: str) -> None:
+        """Back from authenticating with the processor: what became of the attempt."""
+        owner = checkout_sessions.owner_of(req.context.uow, token)
+        processor = self._processors.for_owner(req.context.uow, owner) if owner else None
+        if processor is None:
+            return not_available(resp)
+        req.context.uow.rollback()  # hold no connection while asking the processor
+        try:
+            attempt = checkout_payments.resume(self._units, token, processor, now=utcnow)
+        except NotFound:
+            return not_available(resp)
+        self._after_attempt(req, resp, token, attempt, {})
+
+    def _after_attempt(self, req, resp, token: str, attempt: checkout_payments.Attempt, entered: dict) -> None:
+        if attempt.completed:
+            metrics.SESSIONS_COMPLETED.inc()
+        if attempt.step is Step.REQUIRES_ACTION:
+            return _see_other(resp, attempt.action_url)
+        if attempt.step is Step.COMPLETED:
+            session = checkout_sessions.find_by_token(req.context.uow, token)
             if session.success_url:
-                resp.status = 303
-                resp.location = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id)
-                return
-            return self._show(req, resp, session, now)
-        if outcome.reason == "coupon_unavailable":
-            # The session was repriced without the coupon (committed: status 200); nothing was paid.
-            notice = "The discount is no longer available, so it has been removed. No payment was taken: " \
-                     "please check the new total and pay again."
-            return self._show(req, resp, session, now, notice=notice)
-        self._show(req, resp, session, now, status=409)
+                return _see_other(resp, session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id))
+            return _see_other(resp, self._page_url(token))
+        if attempt.step is Step.DECLINED:
+            return self._show_again(req, resp, token, status=402, field_errors={"card_number": attempt.message},
+                                    typed=entered)
+        if attempt.step is Step.REPRICED:
+            return self._show_again(req, resp, token, notice=COUPON_REMOVED, typed=entered)
+        if attempt.step is Step.LOCKED:
+            return self._show_again(req, resp, token, status=409, notice=LOCKED)
+        if attempt.step is Step.NOT_OPEN:
+            return self._show_again(req, resp, token, status=409)
+        _see_other(resp, self._page_url(token))  # processing: the page says so and refreshes
+
+    def _show_again(self, req, resp, token: str, *, status: int = 200, **context) -> None:
+        session = checkout_sessions.find_by_token(req.context.uow, token)
+        if session is None:
+            return not_available(resp)
+        self._show(req, resp, session, utcnow(), status=status, **context)
 
     def on_post_cancel(self, req, resp, token: str) -> None:
         if self._refused(req, resp):
@@ -160,22 +220,42 @@ class CheckoutPage:
         return f"{self._settings.checkout_base_url}/checkout/{token}"
 
     def _show(self, req, resp, session: CheckoutSession, now: datetime, *, status: int = 200,
-              notice: str | None = None, error: str | None = None, entered: dict[int, str] | None = None) -> None:
-        """The page for the session's state as of `now`: checkout, expired or complete."""
+              notice: str | None = None, error: str | None = None, entered: dict[int, str] | None = None,
+              field_errors: dict[str | None, str] | None = None, typed: dict[str, str] | None = None) -> None:
+        """The page for the session's state as of `now`: checkout (or its payment under way),
+        expired or complete."""
+        uow = req.context.uow
         state = checkout_sessions.effective_status(session, now)
+        merchant = accounts.display_of(uow, session.account_id)
         if state == Status.EXPIRED:
-            share_token = payment_links.active_share_token(req.context.uow, session.payment_link_id)
+            share_token = payment_links.active_share_token(uow, session.payment_link_id)
             start_again = f"{self._settings.public_base_url}/api/pay/share/{share_token}" if share_token else None
-            return render(resp, "expired.html", status=status, start_again_url=start_again)
+            return render(resp, "expired.html", status=status, start_again_url=start_again, merchant=merchant)
         if state == Status.COMPLETE:
             success = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id) if session.success_url else None
-            return render(resp, "complete.html", status=status, session=session, continue_url=success)
+            return render(resp, "complete.html", status=status, session=session, continue_url=success,
+                          merchant=merchant, payment=checkout_payments.payment_of(uow, session))
+        payment = checkout_payments.payment_of(uow, session)
+        if payment is not None:  # a payment under way: processing (the page refreshes) or waiting for the customer
+            return render(resp, "processing.html", status=status, session=session, payment=payment, merchant=merchant)
+        owner = Owner(session.account_id, session.livemode)
+        if self._processors.for_owner(uow, owner) is None:
+            notice = notice or NOT_TAKING_PAYMENTS
+        elif session.failed_attempts >= checkout_payments.MAX_DECLINES:
+            notice = notice or LOCKED
         base = self._page_url(session.checkout_token)
         render(resp, "page.html", status=status, session=session, lines=_lines(session), trial=_trial(session),
                methods=[PAYMENT_METHODS.get(m, m) for m in session.accepted_payment_methods or []],
                time_left=html.time_left(session.expires_at, now), expires_at=session.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
-               pay_label=_pay_label(session), percent_off=_percent_off(session), notice=notice, error=error, entered=entered or {},
+               pay_label=_pay_label(session), percent_off=_percent_off(session), notice=notice, error=error,
+               entered=entered or {}, field_errors=field_errors or {}, typed=typed or {"email": session.customer_email or ""},
+               takes_payments=notice not in (NOT_TAKING_PAYMENTS, LOCKED), merchant=merchant,
                pay_url=f"{base}/pay", cancel_url=f"{base}/cancel", quantities_url=f"{base}/quantities")
+
+
+def _see_other(resp, location: str) -> None:
+    resp.status = 303
+    resp.location = location
 
 
 def _every(line: dict) -> str:

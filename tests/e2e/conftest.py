@@ -47,7 +47,9 @@ def base_url(settings, deps):
                         handler_class=_QuietHandler)
     base = f"http://127.0.0.1:{httpd.server_port}"
     # A generous share limit: the browser opens links from 127.0.0.1 like other tests' clients.
-    app = create_app(replace(settings, public_base_url=base, checkout_base_url=base, share_rate_capacity=1000), deps)
+    served = replace(settings, public_base_url=base, checkout_base_url=base, share_rate_capacity=1000,
+                     pay_rate_capacity=1000)
+    app = create_app(served, replace(deps, processors=replace(deps.processors, checkout_base_url=base)))
     app.add_route("/shop/thanks", ShopPage("Thanks for your order"))
     app.add_route("/shop/cart", ShopPage("Your cart"))
     httpd.set_app(app)

@@ -8,16 +8,19 @@ import pytest
 from freezegun import freeze_time
 
 from domain import checkout_sessions
+from domain.checkout_payments import Step
 from domain.ids import new_id
 from domain.queries import Owner
 from domain.models import CheckoutSession
-from tests.conftest import wait_for
+from tests.conftest import make_merchant, pay_session, wait_for
 
 SPEC_FIELDS = {
     "id", "object", "payment_link_id", "mode", "status", "line_items", "currency", "amount_subtotal_atom",
     "amount_discount_atom", "amount_total_atom", "customer_id", "coupon_id", "free_trial_days", "success_url",
     "return_url", "accepted_payment_methods", "allow_cart_edit", "checkout_url", "expires_at", "created_at",
     "completed_at", "expired_at", "livemode", "amount_due_today_atom",
+    # SPEC 7: what paying adds
+    "customer_email", "payment_id", "payment_method_id", "subscription_id", "payment_status",
 }
 T = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
 ONE_S = timedelta(seconds=1)
@@ -31,7 +34,7 @@ def iso(moment: datetime) -> str:
 def store_session(uow_factory, merchant, link_id: str, created_at: datetime, hours: int = 1) -> CheckoutSession:
     """A session as the creation worker stores it (the same `store`), at a chosen time."""
     snapshot = {
-        "id": new_id("cs", True), "account_id": merchant.account_id, "livemode": True,
+        "id": new_id("cs", False), "account_id": merchant.account_id, "livemode": False,
         "payment_link_id": link_id, "checkout_token": secrets.token_urlsafe(24), "mode": "payment",
         "status": "open", "currency": "USD",
         "line_items": [{"price_id": "price_x", "description": None, "quantity": 2, "unit_amount_atom": 500,
@@ -51,6 +54,17 @@ def store_session(uow_factory, merchant, link_id: str, created_at: datetime, hou
 
 
 @pytest.fixture
+def merchant(client, uow_factory):
+    """Test mode: its sessions can be paid (the built-in test processor)."""
+    return make_merchant(client, uow_factory).in_test_mode()
+
+
+@pytest.fixture
+def other_merchant(client, uow_factory):
+    return make_merchant(client, uow_factory).in_test_mode()
+
+
+@pytest.fixture
 def link(merchant):
     price = merchant.price(1999, "USD")
     return merchant.ok("POST", "/payment-links", {
@@ -67,7 +81,7 @@ def share(client, link: dict, ip: str) -> dict:
 
 
 def test_a_session_is_open_until_expires_at_and_expired_from_then_for_every_reader(client, merchant, link,
-                                                                                 uow_factory, celery_worker):
+                                                                                 uow_factory, celery_worker, deps):
     with freeze_time(T):
         made = [share(client, link, "10.77.0.1"), share(client, link, "10.77.0.2")]
     ids = [m["checkout_session_id"] for m in made]
@@ -95,14 +109,8 @@ def test_a_session_is_open_until_expires_at_and_expired_from_then_for_every_read
     assert checkout_sessions.effective_status(sessions[0], expires_at) == "expired"
 
     # Pay: refused from expires_at on, accepted one second before it.
-    with uow_factory() as uow:
-        refused = checkout_sessions.complete(uow, sessions[0].checkout_token, expires_at)
-        uow.commit()
-    assert refused == checkout_sessions.Completion(False, "session_expired")
-    with uow_factory() as uow:
-        accepted = checkout_sessions.complete(uow, sessions[1].checkout_token, expires_at - ONE_S)
-        uow.commit()
-    assert accepted.completed
+    assert pay_session(deps, sessions[0].checkout_token, expires_at).step is Step.NOT_OPEN
+    assert pay_session(deps, sessions[1].checkout_token, expires_at - ONE_S).completed
     with freeze_time(expires_at + timedelta(days=1)):
         assert merchant.ok("GET", f"/checkout-sessions/{ids[1]}")["status"] == "complete"
         assert merchant.ok("GET", f"/checkout-sessions/{ids[0]}")["status"] == "expired"
@@ -123,7 +131,7 @@ def test_retrieve_shows_every_field_of_the_session(client, merchant, link, setti
     with freeze_time(T + timedelta(minutes=5)):
         body = merchant.ok("GET", f"/checkout-sessions/{made['checkout_session_id']}")
     assert set(body) == SPEC_FIELDS
-    assert body["object"] == "checkout.session" and body["status"] == "open" and body["livemode"] is True
+    assert body["object"] == "checkout.session" and body["status"] == "open" and body["livemode"] is False
     assert body["checkout_url"] == made["checkout_url"]
     assert body["checkout_url"].startswith(f"{settings.checkout_base_url}/checkout/")
     assert body["payment_link_id"] == link["id"] and body["mode"] == "payment"
@@ -151,12 +159,10 @@ def test_manual_expire(merchant, other_merchant, link, uow_factory):
     assert stored.status == "expired" and stored.expired_at == T + timedelta(minutes=10)
 
 
-def test_manual_expire_refuses_a_session_already_past_expires_at_or_complete(merchant, link, uow_factory):
+def test_manual_expire_refuses_a_session_already_past_expires_at_or_complete(merchant, link, uow_factory, deps):
     late = store_session(uow_factory, merchant, link["id"], T, hours=1)
     paid = store_session(uow_factory, merchant, link["id"], T, hours=1)
-    with uow_factory() as uow:
-        assert checkout_sessions.complete(uow, paid.checkout_token, T + timedelta(minutes=1)).completed
-        uow.commit()
+    assert pay_session(deps, paid.checkout_token, T + timedelta(minutes=1)).completed
     with freeze_time(T + timedelta(hours=1)):
         for session in (late, paid):
             refused = merchant.post(f"/checkout-sessions/{session.id}/expire")
@@ -178,19 +184,19 @@ def test_unknown_and_other_accounts_sessions_are_404(merchant, other_merchant, l
     assert merchant.get("/checkout-sessions/cs_live_nope").status_code == 404
     assert merchant.post("/checkout-sessions/cs_live_nope/expire").status_code == 404
     assert other_merchant.ok("GET", "/checkout-sessions")["data"] == []
-    assert merchant.get(f"/checkout-sessions/{session.id}", key=merchant.test_api_key).status_code == 404
+    assert merchant.get(f"/checkout-sessions/{session.id}", key=merchant.live_api_key).status_code == 404
 
 
-def test_list_filters_by_link_and_effective_status_and_pages(merchant, uow_factory):
+def test_list_filters_by_link_and_effective_status_and_pages(merchant, uow_factory, deps):
     links = [merchant.ok("POST", "/payment-links", {"line_items": [{"price_id": merchant.price()["id"]}]})["id"]
              for _ in range(2)]
     stale = store_session(uow_factory, merchant, links[0], T, hours=1)                  # past expires_at
     paid = store_session(uow_factory, merchant, links[0], T + timedelta(minutes=1))
     by_hand = store_session(uow_factory, merchant, links[1], T + timedelta(minutes=2))
     fresh = store_session(uow_factory, merchant, links[0], T + timedelta(minutes=3), hours=24)
+    assert pay_session(deps, paid.checkout_token, T + timedelta(minutes=30)).completed
     with uow_factory() as uow:
-        assert checkout_sessions.complete(uow, paid.checkout_token, T + timedelta(minutes=30)).completed
-        checkout_sessions.expire(uow, Owner(merchant.account_id, True), by_hand.id, T + timedelta(minutes=10))
+        checkout_sessions.expire(uow, Owner(merchant.account_id, False), by_hand.id, T + timedelta(minutes=10))
         uow.commit()
 
     def ids(query: str = "") -> tuple[list[str], bool]:

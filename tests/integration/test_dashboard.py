@@ -16,7 +16,7 @@ from domain.checkout_tokens import new_checkout_token
 from domain.db import utcnow
 from domain.ids import new_id
 from domain.models import Coupon, Package, PaymentLink, Product, WebSession
-from tests.conftest import find_share_link
+from tests.conftest import find_share_link, pay_session
 
 PASSWORD = "correct horse battery"
 _ips = iter(range(1, 1_000_000))
@@ -520,8 +520,9 @@ def test_a_domain_rule_changes_the_dashboard_and_the_api_alike(browser, user, ca
     assert error_next_to(form.text, "line_items[1].price_id") == api.json["error"]["message"]
 
 
-def make_session(uow_factory, settings, link: dict, *, hours_ago: float = 0, complete: bool = False) -> str:
-    """A checkout session made from the link as the share path makes them (snapshot + store)."""
+def make_session(uow_factory, settings, link: dict, *, hours_ago: float = 0, paid_by=None) -> str:
+    """A checkout session made from the link as the share path makes them (snapshot + store);
+    `paid_by=deps`: then paid with the test card, as the hosted checkout does."""
     now = utcnow() - timedelta(hours=hours_ago)
     with uow_factory() as uow:
         found = find_share_link(uow.session.get_bind(), link["secure_token"])
@@ -529,18 +530,19 @@ def make_session(uow_factory, settings, link: dict, *, hours_ago: float = 0, com
         snapshot = checkout_sessions.new_session(found, session_id=new_id("cs", link["livemode"]),
                                                  checkout_token=token, now=now)
         checkout_sessions.store(uow, snapshot)
-        if complete:
-            assert checkout_sessions.complete(uow, token, now).completed
         uow.commit()
+    if paid_by is not None:
+        assert pay_session(paid_by, token, now).completed
     return snapshot["id"]
 
 
-def test_link_page_counts_sessions_and_deactivate_asks_first(browser, user, catalog, uow_factory, settings, client):
+def test_link_page_counts_sessions_and_deactivate_asks_first(browser, user, catalog, uow_factory, settings, client,
+                                                             deps):
     link = user.ok("POST", "/payment-links", {"line_items": [{"price_id": catalog["mug"]}]}, key=user.test_api_key)
     page = browser.get(f"/dashboard/payment-links/{link['id']}").text
     assert re.search(r'id="count-made">0<', page) and re.search(r'id="completion-rate">—<', page)
 
-    done = make_session(uow_factory, settings, link, complete=True)
+    done = make_session(uow_factory, settings, link, paid_by=deps)
     open_one = make_session(uow_factory, settings, link)
     make_session(uow_factory, settings, link, hours_ago=25)  # past expires_at, not swept yet: expired
     page = browser.get(f"/dashboard/payment-links/{link['id']}").text
@@ -584,11 +586,11 @@ def test_link_list_filters_and_cursor_pages(browser, user):
     assert made[0]["id"] in second
 
 
-def test_checkout_sessions_list_by_status_and_a_session_page(browser, user, catalog, uow_factory, settings):
+def test_checkout_sessions_list_by_status_and_a_session_page(browser, user, catalog, uow_factory, settings, deps):
     link = user.ok("POST", "/payment-links", {"name": "Kit", "coupon_id": catalog["coupon"],
                                               "line_items": [{"price_id": catalog["mug"], "quantity": 2}]},
                    key=user.test_api_key)
-    done = make_session(uow_factory, settings, link, complete=True)
+    done = make_session(uow_factory, settings, link, paid_by=deps)
     open_one = make_session(uow_factory, settings, link)
     late = make_session(uow_factory, settings, link, hours_ago=30)
 

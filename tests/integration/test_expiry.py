@@ -22,7 +22,8 @@ from sqlalchemy import text
 
 import workers
 from domain import checkout_sessions, expiry
-from tests.conftest import wait_for
+from domain.checkout_payments import Attempt, Step
+from tests.conftest import pay_session, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 _windows = itertools.count()
@@ -31,7 +32,7 @@ _INSERT = text("""
 INSERT INTO checkout_sessions (id, account_id, livemode, created_at, updated_at, payment_link_id, checkout_token,
     mode, status, line_items, currency, amount_subtotal_atom, amount_discount_atom, amount_total_atom,
     amount_due_today_atom, allow_cart_edit, expires_at, completed_at, expired_at)
-SELECT CAST(:prefix AS text) || i, 'acct_expiry_tests', true, e - interval '1 hour', e - interval '1 hour',
+SELECT CAST(:prefix AS text) || i, 'acct_expiry_tests', false, e - interval '1 hour', e - interval '1 hour',
        'plink_expiry_tests', CAST(:prefix AS text) || 'tok_' || i, 'payment', s, '[]'::jsonb, 'USD', 100, 0, 100,
        100, false, e + (i - 1) * CAST(:step AS interval), CASE WHEN s = 'complete' THEN e END,
        CASE WHEN s = 'expired' THEN e END
@@ -210,7 +211,7 @@ def token_of(session_id: str) -> str:
     return f"{prefix}_tok_{number}"
 
 
-def test_a_completion_racing_the_sweep_leaves_exactly_one_outcome(engine, window, uow_factory):
+def test_a_completion_racing_the_sweep_leaves_exactly_one_outcome(engine, window, uow_factory, deps):
     """Pay each session one millisecond before its expires_at, newest first, while the sweep works
     through the same sessions oldest first: they meet and contend for the same rows somewhere in
     the middle. Every session ends either paid or expired, and each side agrees which."""
@@ -218,14 +219,12 @@ def test_a_completion_racing_the_sweep_leaves_exactly_one_outcome(engine, window
     step = timedelta(milliseconds=10)
     ids = insert_sessions(engine, 300, first_expiry, step=step)
     expires = {session_id: first_expiry + i * step for i, session_id in enumerate(ids)}
-    outcomes: dict[str, checkout_sessions.Completion] = {}
+    outcomes: dict[str, Attempt] = {}
 
     def pay_all() -> None:
         for session_id in reversed(ids):
-            with uow_factory() as uow:
-                outcomes[session_id] = checkout_sessions.complete(uow, token_of(session_id),
-                                                                  expires[session_id] - timedelta(milliseconds=1))
-                uow.commit()
+            outcomes[session_id] = pay_session(deps, token_of(session_id),
+                                               expires[session_id] - timedelta(milliseconds=1))
 
     def sweep_all() -> list[str]:
         got: list[str] = []
@@ -243,7 +242,7 @@ def test_a_completion_racing_the_sweep_leaves_exactly_one_outcome(engine, window
             assert completed_at == expires[session_id] - timedelta(milliseconds=1)
             assert session_id not in swept_ids
         else:
-            assert outcomes[session_id].reason == "session_expired"
+            assert outcomes[session_id].step is Step.NOT_OPEN
             assert (status, expired_at, completed_at) == ("expired", expires[session_id], None)
             assert session_id in swept_ids
     assert 0 < len(swept_ids) < len(ids), "the payer and the sweep should each have won some sessions"

@@ -68,9 +68,10 @@ def test_a_static_file_logs_its_folder_not_its_name(client, access):
 
 def test_a_paid_session_logs_its_id_and_never_its_token(client, merchant, uow_factory, settings, caplog):
     caplog.set_level(logging.INFO, logger="paymentkit.checkout_sessions")
+    merchant = merchant.in_test_mode()
     link = make_link(merchant)
     token = open_session(uow_factory, settings, link)
-    assert post(client, token, "pay").status_code == 200
+    assert post(client, token, "pay").status_code == 303
     session = merchant.ok("GET", f"/checkout-sessions?payment_link_id={link['id']}")["data"][0]
 
     [line] = lines(caplog, "paymentkit.checkout_sessions")
@@ -83,7 +84,7 @@ def test_a_paid_session_logs_its_id_and_never_its_token(client, merchant, uow_fa
 
 def test_a_refused_payment_logs_no_completion(client, merchant, uow_factory, settings, caplog):
     caplog.set_level(logging.INFO, logger="paymentkit.checkout_sessions")
-    token = open_session(uow_factory, settings, make_link(merchant))
+    token = open_session(uow_factory, settings, make_link(merchant.in_test_mode()))
     post(client, token, "pay")
     caplog.clear()
     assert post(client, token, "pay").status_code == 409  # already complete

@@ -87,7 +87,7 @@ def test_the_sweep_counts_what_it_expired_and_sets_the_lag(client, merchant, uow
 
 
 def test_paying_at_the_hosted_checkout_counts_one_completed_session(client, merchant, uow_factory, settings):
-    token = open_session(uow_factory, settings, make_link(merchant))
+    token = open_session(uow_factory, settings, make_link(merchant.in_test_mode()))
     before = value(client, "paymentkit_checkout_sessions_completed_total")
-    assert post(client, token, "pay").status_code == 200
+    assert post(client, token, "pay").status_code == 303
     assert value(client, "paymentkit_checkout_sessions_completed_total") == before + 1

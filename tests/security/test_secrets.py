@@ -21,14 +21,20 @@ BASE64URL = set(string.ascii_letters + string.digits + "-_")
 BASE62 = set(string.ascii_letters + string.digits)
 
 
+CARD_NUMBER, CVC = "4242424242424242", "7391"  # what the customer types; neither may be kept anywhere
+RESPONSES: list[str] = []  # every body the flow answered
+
+
 def full_flow(merchant, client) -> list[str]:
-    """Catalog, link, a share by API and by browser, the worker storing it, the hosted page, Pay.
-    Returns every secret the flow handled."""
-    price = merchant.price(1500, "EUR")
-    link = merchant.ok("POST", "/payment-links", {"line_items": [{"price_id": price["id"]}],
-                                                  "success_url": "https://shop.example/done"},
-                       headers={"Idempotency-Key": "flow-1"})
-    merchant.get("/payment-links", key=merchant.test_api_key)
+    """Catalog, link (test mode), a share by API and by browser, the worker storing it, the hosted
+    page, Pay with a card. Returns every secret the flow handled; RESPONSES holds every body."""
+    RESPONSES.clear()
+    shop = merchant.in_test_mode()
+    price = shop.price(1500, "EUR")
+    link = shop.ok("POST", "/payment-links", {"line_items": [{"price_id": price["id"]}],
+                                              "success_url": "https://shop.example/done"},
+                   headers={"Idempotency-Key": "flow-1"})
+    merchant.get("/payment-links")
     merchant.get("/payment-links", key=merchant.api_key[:-2] + "xx")  # a wrong key: 401, and it is logged?
     opened = client.simulate_get(f"/api/pay/share/{link['secure_token']}", headers={"Accept": "application/json"},
                                  remote_addr="198.19.251.1")
@@ -36,15 +42,28 @@ def full_flow(merchant, client) -> list[str]:
                                   remote_addr="198.19.251.2")
     tokens = [opened.json["checkout_url"].rsplit("/", 1)[-1], browser.headers["location"].rsplit("/", 1)[-1]]
     session_id = opened.json["checkout_session_id"]
-    wait_for(lambda: merchant.get(f"/checkout-sessions/{session_id}").status_code == 200)
-    assert client.simulate_get(f"/checkout/{tokens[0]}").status_code == 200
-    paid = client.simulate_post(f"/checkout/{tokens[0]}/pay", body="",
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert paid.status_code == 303, paid.text
-    client.simulate_get(f"/checkout/{tokens[1][:-3]}abc")  # a forged token
+    wait_for(lambda: shop.get(f"/checkout-sessions/{session_id}").status_code == 200)
+    shown = client.simulate_get(f"/checkout/{tokens[0]}")
+    assert shown.status_code == 200
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    declined = client.simulate_post(f"/checkout/{tokens[0]}/pay", headers=form, remote_addr="198.19.251.4",
+                                    body=f"email=a%40example.com&card_number=4000000000000002&exp=12%2F34&cvc={CVC}")
+    paid = client.simulate_post(f"/checkout/{tokens[0]}/pay", headers=form, remote_addr="198.19.251.4",
+                                body=f"email=a%40example.com&card_number={CARD_NUMBER}&exp=12%2F34&cvc={CVC}")
+    assert declined.status_code == 402 and paid.status_code == 303, paid.text
+    forged = client.simulate_get(f"/checkout/{tokens[1][:-3]}abc")  # a forged token
     client.simulate_get(f"/api/pay/share/{link['secure_token']}x", remote_addr="198.19.251.3")
-    assert merchant.ok("GET", f"/checkout-sessions/{session_id}")["status"] == "complete"
+    done = shop.get(f"/checkout-sessions/{session_id}")
+    assert done.json["status"] == "complete"
+    payment = shop.get(f"/payments?checkout_session_id={session_id}")
+    RESPONSES.extend(r.text for r in (opened, browser, shown, declined, paid, forged, done, payment))
     return [merchant.api_key, merchant.test_api_key, link["secure_token"], *tokens]
+
+
+def test_no_card_number_or_cvc_in_any_response(merchant, client, celery_worker):
+    full_flow(merchant, client)
+    for body in RESPONSES:
+        assert CARD_NUMBER not in body and f"cvc={CVC}" not in body and f'value="{CVC}"' not in body
 
 
 def test_no_key_or_token_is_ever_logged(merchant, client, celery_worker, caplog):
@@ -53,8 +72,9 @@ def test_no_key_or_token_is_ever_logged(merchant, client, celery_worker, caplog)
     assert len(caplog.records) > 5, "the flow logged nothing: this test would prove nothing"
     for record in caplog.records:
         shown = " ".join([record.getMessage(), repr(record.args), record.exc_text or "", str(record.__dict__)])
-        for secret in secrets:
+        for secret in [*secrets, CARD_NUMBER, "4000000000000002"]:
             assert secret not in shown, f"{record.name} logged a secret: {record.getMessage()[:200]}"
+        assert f"cvc={CVC}" not in shown and f"'{CVC}'" not in shown
 
 
 def test_database_errors_never_carry_parameters(deps):
@@ -81,6 +101,13 @@ def test_keys_are_nowhere_in_the_database_or_redis_in_clear(merchant, client, ce
                 found = conn.execute(text(f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE :like'),
                                      {"like": f"%{key[8:]}%"}).scalar_one()
                 assert found == 0, f"{table}.{column} holds an API key in clear"
+            # Random ids, tokens and hashes may hold any four digits by chance: the CVC is looked for
+            # in every other column (names, emails, JSON, amounts as text...).
+            random_column = column == "id" or column.endswith(("_id", "token", "hash", "reference", "_key"))
+            for card_secret in (CARD_NUMBER, "4000000000000002", *(() if random_column else (CVC,))):
+                found = conn.execute(text(f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE :like'),
+                                     {"like": f"%{card_secret}%"}).scalar_one()
+                assert found == 0, f"{table}.{column} holds a card number or CVC"
         hashes = set(conn.execute(text("SELECT key_hash FROM api_keys WHERE account_id = :a"),
                                   {"a": merchant.account_id}).scalars())
     assert hashes == {hash_secret(key) for key in keys}

@@ -1,0 +1,409 @@
+"""Paying a checkout session (SPEC 7): the customer's email and card become the mode's money
+operation at the account's processor, and the session completes in the same transaction that
+records the success, exactly once.
+
+No database lock is held while a processor is called. Each attempt runs in three steps:
+
+1. `begin`, one transaction: the session locked and checked (open, fewer than 5 declines, no
+   payment under way), one redemption of its coupon held, the customer found or made, and for
+   a charge the Payment row made `processing` and named on the session. Two Pay clicks at
+   once: the second finds the first's payment and charges nothing (the unique index
+   `payments_one_live_per_session` backs it).
+2. the processor call, with our id as its idempotency key (the payment's id; for a card saved
+   at checkout, the session's id and attempt number), so asking again never charges twice.
+3. `record_*`, one transaction: the outcome applied by the state machine. Succeeded: the
+   session completes. Declined: the payment fails, the coupon's redemption is given back and
+   the customer may try again. Requires action: the customer is sent to authenticate, and
+   `resume` finishes when they come back. Unknown (timeout, lost connection): nothing is
+   guessed; the payment stays `processing` and `reconcile` asks the processor until it knows.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select
+
+from domain import catalog, checkout_sessions, subscriptions
+from domain.checkout_sessions import Status
+from domain.db import UnitOfWork
+from domain.errors import NotFound
+from domain.ids import new_id
+from domain.models import CheckoutSession, Customer, Mode, Payment, PaymentMethod
+from domain.payments.processor import (
+    CardInput, ChargeRequest, ChargeResult, OffSessionChargeRequest, Outcome, Processor, SaveMethodRequest,
+    SaveMethodResult,
+)
+from domain.payments.states import PaymentStatus, apply_payment_outcome
+from domain.queries import Owner
+from domain.rules import require_email, require_text
+
+MAX_DECLINES = 5
+# Unknown outcomes are asked about again after this long, then less and less often.
+FIRST_CHECK_AFTER = timedelta(seconds=10)
+MAX_CHECK_INTERVAL = timedelta(minutes=30)
+LIVE = (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION)
+
+
+class Step(StrEnum):
+    """Where an attempt to pay stands, for the page to show."""
+
+    COMPLETED = "completed"
+    REQUIRES_ACTION = "requires_action"  # send the customer to `action_url`
+    DECLINED = "declined"  # show `message` next to the card field and let them try again
+    PROCESSING = "processing"  # the outcome is not known yet: show "processing" and look again
+    REPRICED = "repriced"  # the coupon ran out: nothing charged, show the new total
+    LOCKED = "locked"  # too many declines: this checkout takes no more attempts
+    NOT_OPEN = "not_open"  # expired or complete: the page says which
+
+
+@dataclass(frozen=True)
+class Attempt:
+    step: Step
+    action_url: str | None = None
+    message: str | None = None
+    completed: bool = False  # this call completed the session (count it once)
+
+
+@dataclass(frozen=True)
+class Customer_:
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class PayForm:
+    """What the customer typed. The card lives in memory only (CardInput); with Stripe the
+    browser sends the payment method Stripe.js made instead."""
+
+    email: str
+    name: str | None = None
+    card: CardInput | None = None
+    payment_method: str | None = None
+
+    def validate(self) -> None:
+        require_email(self.email)
+        require_text(self.name, "name", required=False)
+
+
+def amount_due(session: CheckoutSession) -> int:
+    """What this checkout charges now: the total; with a subscription, what is due today; setup
+    charges nothing."""
+    if session.mode == Mode.SETUP:
+        return 0
+    return session.amount_due_today_atom if session.mode == Mode.SUBSCRIPTION else session.amount_total_atom
+
+
+def method_key(session: CheckoutSession) -> str:
+    """The idempotency key of saving the card of this attempt: one per session and attempt."""
+    return f"{session.id}.method.{session.failed_attempts}"
+
+
+# ---- step 1 ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Begun:
+    """What step 2 needs, read in step 1 (the unit of work is closed by then)."""
+
+    session_id: str
+    mode: str
+    customer_id: str
+    payment_id: str | None
+    amount_atom: int
+    currency: str | None
+    method_key: str
+
+
+def _customer(uow: UnitOfWork, session: CheckoutSession, form: PayForm) -> str:
+    """The link's customer if it names one; else this account's customer with the email (any
+    case); else a new one."""
+    if session.customer_id:
+        return session.customer_id
+    found = uow.session.scalar(
+        select(Customer.id).where(Customer.account_id == session.account_id, Customer.livemode == session.livemode,
+                                  func.lower(Customer.email) == form.email.lower())
+        .order_by(Customer.created_at, Customer.id).limit(1))
+    if found:
+        return found
+    owner = Owner(session.account_id, session.livemode)
+    return catalog.create_customer(uow, owner, catalog.NewCustomer(email=form.email, name=form.name)).id
+
+
+def _in_progress(uow: UnitOfWork, session: CheckoutSession) -> Attempt | None:
+    """What stops a new attempt on this session, if anything."""
+    if session.payment_id is not None:
+        payment = uow.session.get(Payment, session.payment_id)
+        if payment.status == PaymentStatus.REQUIRES_ACTION:
+            return Attempt(Step.REQUIRES_ACTION, action_url=payment.action_url)
+        return Attempt(Step.PROCESSING)
+    if session.failed_attempts >= MAX_DECLINES:
+        return Attempt(Step.LOCKED)
+    return None
+
+
+def begin(uow: UnitOfWork, checkout_token: str, form: PayForm, processor: Processor, now: datetime) -> Begun | Attempt:
+    form.validate()
+    session = checkout_sessions.find_by_token(uow, checkout_token, lock=True)
+    if session is None:
+        raise NotFound("No such checkout session")
+    if checkout_sessions.effective_status(session, now) != Status.OPEN:
+        return Attempt(Step.NOT_OPEN)
+    stopped = _in_progress(uow, session)
+    if stopped is not None:
+        return stopped
+    if not checkout_sessions.hold_coupon(uow, session, now):
+        return Attempt(Step.REPRICED)
+    session.customer_id = _customer(uow, session, form)
+    session.customer_email = form.email
+    payment_id = None
+    amount = amount_due(session)
+    if amount > 0:
+        payment = Payment(id=new_id("pay", session.livemode), account_id=session.account_id,
+                          livemode=session.livemode, created_at=now, updated_at=now, checkout_session_id=session.id,
+                          customer_id=session.customer_id, amount_atom=amount, currency=session.currency,
+                          status=PaymentStatus.PROCESSING.value, processor=processor.name,
+                          next_check_at=now + FIRST_CHECK_AFTER)
+        uow.session.add(payment)
+        session.payment_id = payment_id = payment.id
+    session.updated_at = now
+    uow.session.flush()
+    return Begun(session.id, session.mode, session.customer_id, payment_id, amount, session.currency,
+                 method_key(session))
+
+
+# ---- step 3 ---------------------------------------------------------------------------------
+
+def _session(uow: UnitOfWork, session_id: str) -> CheckoutSession:
+    return uow.session.scalars(select(CheckoutSession).where(CheckoutSession.id == session_id).with_for_update()
+                               .execution_options(populate_existing=True)).one()
+
+
+def _payment(uow: UnitOfWork, payment_id: str) -> Payment:
+    return uow.session.scalars(select(Payment).where(Payment.id == payment_id).with_for_update()
+                               .execution_options(populate_existing=True)).one()
+
+
+def _finish_unpaid(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, declined: bool) -> None:
+    """The attempt ended without money: the session takes a new one (after a decline, one
+    fewer of its five), and the coupon's redemption goes back."""
+    session.payment_id = None
+    if declined:
+        session.failed_attempts += 1
+    checkout_sessions.release_coupon(uow, session)
+    session.updated_at = now
+
+
+def _next_check(payment: Payment, now: datetime) -> datetime:
+    """Ask again soon, then less and less often (10 s, 20 s, 40 s ... up to 30 min)."""
+    return now + min(FIRST_CHECK_AFTER * (2 ** min(payment.checks, 10)), MAX_CHECK_INTERVAL)
+
+
+def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: ChargeResult, now: datetime, *,
+                  payment_method_id: str | None = None) -> Attempt:
+    """Apply a processor's answer about a charge. Repeating it changes nothing."""
+    session, payment = _session(uow, session_id), _payment(uow, payment_id)
+    status = apply_payment_outcome(payment.status, result.outcome)
+    if result.outcome is Outcome.UNKNOWN:
+        payment.checks += 1
+        payment.next_check_at = _next_check(payment, now)
+        payment.updated_at = now
+        return Attempt(Step.PROCESSING)
+    changed = status != payment.status
+    payment.status = status.value
+    payment.processor_reference = result.reference or payment.processor_reference
+    payment.payment_method_id = payment_method_id or payment.payment_method_id
+    if result.card is not None:
+        payment.card = vars(result.card)
+    payment.updated_at = now
+    if status == PaymentStatus.REQUIRES_ACTION:
+        payment.action_url = result.action_url
+        payment.next_check_at = max(session.expires_at, now) + FIRST_CHECK_AFTER
+        return Attempt(Step.REQUIRES_ACTION, action_url=result.action_url)
+    payment.next_check_at = None
+    payment.action_url = None
+    if status == PaymentStatus.SUCCEEDED:
+        if not changed or session.status == Status.COMPLETE:
+            return Attempt(Step.COMPLETED)
+        return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="paid"))
+    payment.failure_code = result.failure_code.value if result.failure_code else None
+    payment.failure_message = result.failure_message
+    if changed and session.payment_id == payment.id:
+        _finish_unpaid(uow, session, now, declined=status == PaymentStatus.FAILED)
+    if status == PaymentStatus.FAILED:
+        return Attempt(Step.DECLINED, message=payment.failure_message)
+    return Attempt(Step.NOT_OPEN if checkout_sessions.effective_status(session, now) != Status.OPEN
+                   else Step.DECLINED, message="The payment was canceled; you may try again.")
+
+
+def _complete(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, payment_status: str) -> bool:
+    subscription_id = None
+    if session.mode == Mode.SUBSCRIPTION:
+        subscription_id = subscriptions.start(uow, session, session.customer_id, session.payment_method_id, now).id
+    return checkout_sessions.complete(uow, session, now, payment_status=payment_status,
+                                      subscription_id=subscription_id)
+
+
+def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResult, processor: str,
+                        now: datetime) -> tuple[Attempt, str | None]:
+    """Apply a processor's answer about saving the card (subscription and setup checkouts).
+    Saved: the customer's PaymentMethod (one per processor reference), and a setup checkout
+    completes. The method's id comes back for the charge that follows in a subscription."""
+    session = _session(uow, session_id)
+    if result.outcome is Outcome.UNKNOWN:
+        return Attempt(Step.PROCESSING), None
+    if result.outcome is Outcome.REQUIRES_ACTION:
+        if session.payment_id:
+            payment = _payment(uow, session.payment_id)
+            payment.status = apply_payment_outcome(payment.status, Outcome.REQUIRES_ACTION).value
+            payment.action_url = result.action_url
+            payment.updated_at = now
+        return Attempt(Step.REQUIRES_ACTION, action_url=result.action_url), None
+    if result.outcome is not Outcome.SUCCEEDED:
+        if session.payment_id:
+            payment = _payment(uow, session.payment_id)
+            payment.status = apply_payment_outcome(payment.status, result.outcome).value
+            payment.failure_code = result.failure_code.value if result.failure_code else None
+            payment.failure_message = result.failure_message
+            payment.next_check_at = payment.action_url = None
+            payment.updated_at = now
+        _finish_unpaid(uow, session, now, declined=result.outcome is Outcome.FAILED)
+        return Attempt(Step.DECLINED, message=result.failure_message), None
+    method = uow.session.scalar(select(PaymentMethod).where(PaymentMethod.processor == processor,
+                                                            PaymentMethod.processor_reference == result.reference))
+    if method is None:
+        method = PaymentMethod(id=new_id("pm", session.livemode), account_id=session.account_id,
+                               livemode=session.livemode, created_at=now, updated_at=now,
+                               customer_id=session.customer_id, type="card", card_brand=result.card.brand,
+                               card_last4=result.card.last4, card_exp_month=result.card.exp_month,
+                               card_exp_year=result.card.exp_year, processor=processor,
+                               processor_reference=result.reference)
+        uow.session.add(method)
+    session.payment_method_id = method.id
+    uow.session.flush()
+    if session.mode == Mode.SETUP:
+        return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="no_payment_required")), \
+            method.id
+    if session.payment_id is None:  # a subscription with nothing due today: a trial without fees
+        return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="no_payment_required")), \
+            method.id
+    return Attempt(Step.PROCESSING), method.id
+
+
+# ---- the whole attempt ------------------------------------------------------------------------
+
+Units = Callable[[], UnitOfWork]
+
+
+def pay(units: Units, checkout_token: str, form: PayForm, processor: Processor, *, return_url: str,
+        now: Callable[[], datetime]) -> Attempt:
+    """One attempt to pay: begin, call the processor, record. `units` makes a unit of work for
+    each transaction; `return_url` is where the processor sends a customer after authenticating."""
+    with units() as uow:
+        begun = begin(uow, checkout_token, form, processor, now())
+        uow.commit()
+    if isinstance(begun, Attempt):
+        return begun
+    if begun.mode == Mode.PAYMENT:
+        result = processor.charge(ChargeRequest(
+            begun.payment_id, begun.amount_atom, begun.currency, return_url, customer_reference=begun.customer_id,
+            card=form.card, payment_method_reference=form.payment_method))
+        return _recorded(units, lambda uow: record_charge(uow, begun.session_id, begun.payment_id, result, now()))
+    saved = processor.save_method(SaveMethodRequest(
+        begun.method_key, begun.customer_id, return_url, card=form.card, payment_method_reference=form.payment_method))
+    return _after_saving(units, processor, begun.session_id, saved, now)
+
+
+def _recorded(units: Units, record: Callable[[UnitOfWork], Attempt]) -> Attempt:
+    with units() as uow:
+        attempt = record(uow)
+        uow.commit()
+    return attempt
+
+
+def _after_saving(units: Units, processor: Processor, session_id: str, saved: SaveMethodResult,
+                  now: Callable[[], datetime]) -> Attempt:
+    """Record the saved card; a subscription then charges what is due today with it."""
+    with units() as uow:
+        attempt, method_id = record_saved_method(uow, session_id, saved, processor.name, now())
+        session = _session(uow, session_id)
+        charge = None
+        if attempt.step is Step.PROCESSING and method_id and session.payment_id:
+            payment = _payment(uow, session.payment_id)
+            charge = (payment.id, OffSessionChargeRequest(payment.id, payment.amount_atom, payment.currency,
+                                                          session.customer_id, saved.reference), method_id)
+        uow.commit()
+    if charge is None:
+        return attempt
+    payment_id, request, method_id = charge
+    result = processor.charge_saved(request)
+    return _recorded(units, lambda uow: record_charge(uow, session_id, payment_id, result, now(),
+                                                      payment_method_id=method_id))
+
+
+def resume(units: Units, checkout_token: str, processor: Processor, now: Callable[[], datetime]) -> Attempt:
+    """The customer is back from authenticating: ask the processor what became of the attempt
+    (by our idempotency key) and record it."""
+    with units() as uow:
+        session = checkout_sessions.find_by_token(uow, checkout_token)
+        if session is None:
+            raise NotFound("No such checkout session")
+        session_id, mode, key = session.id, session.mode, method_key(session)
+        payment_id, method_id = session.payment_id, session.payment_method_id
+    if mode != Mode.PAYMENT and method_id is None:
+        saved = processor.lookup(key)
+        if saved is None:
+            return Attempt(Step.DECLINED if payment_id is None else Step.PROCESSING)
+        return _after_saving(units, processor, session_id, saved, now)
+    if payment_id is None:
+        return Attempt(Step.NOT_OPEN)
+    found = processor.lookup(payment_id)
+    if found is None:
+        return Attempt(Step.PROCESSING)
+    return _recorded(units, lambda uow: record_charge(uow, session_id, payment_id, found, now()))
+
+
+def payment_of(uow: UnitOfWork, session: CheckoutSession) -> Payment | None:
+    """The session's payment: the one under way, or the one that paid it."""
+    return uow.session.get(Payment, session.payment_id) if session.payment_id else None
+
+
+# ---- reconciling: outcomes nobody told us --------------------------------------------------
+
+# A claimed payment is not handed out again for this long (the job asks the processor meanwhile).
+CHECK_LEASE = timedelta(minutes=5)
+
+
+def claim_due(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[str]:
+    """The payments whose outcome is open and due to be asked about again (a partial index holds
+    only those), each pushed a lease ahead so that a second sweep does not hand it out too."""
+    due = select(Payment.id).where(Payment.status.in_([s.value for s in LIVE]), Payment.next_check_at <= now) \
+        .order_by(Payment.next_check_at).limit(limit).with_for_update(skip_locked=True)
+    ids = list(uow.session.scalars(due))
+    if ids:
+        uow.session.execute(Payment.__table__.update().where(Payment.id.in_(ids))
+                            .values(next_check_at=now + CHECK_LEASE))
+    return ids
+
+
+def reconcile(units: Units, payment_id: str, processor_for: Callable[[UnitOfWork, Owner], Processor | None],
+              now: Callable[[], datetime]) -> Attempt | None:
+    """Ask the processor (by our idempotency key, the payment's id) what became of a payment
+    whose outcome we do not know, and record it. A charge the processor never received is
+    canceled there for good, so that it cannot happen later; a customer who never came back
+    from authenticating is given up once the session's time is over. None: nothing to do."""
+    with units() as uow:
+        payment = uow.session.get(Payment, payment_id)
+        if payment is None or payment.status not in LIVE or payment.checkout_session_id is None:
+            return None
+        session = uow.session.get(CheckoutSession, payment.checkout_session_id)
+        processor = processor_for(uow, Owner(payment.account_id, payment.livemode))
+        time_over = now() >= session.expires_at
+        session_id = session.id
+    if processor is None:
+        return None
+    found = processor.lookup(payment_id)
+    if found is None or (found.outcome is Outcome.REQUIRES_ACTION and time_over):
+        found = processor.cancel(payment_id)  # never arrived, or abandoned: make sure it cannot happen later
+    return _recorded(units, lambda uow: record_charge(uow, session_id, payment_id, found, now()))

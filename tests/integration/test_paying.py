@@ -1,0 +1,434 @@
+"""Paying at the hosted checkout through the built-in test processor: each mode with each outcome,
+declines and retries, authentication, card testing, concurrent Pay clicks, and outcomes nobody told
+us (a processor timeout) resolved by the reconcile job. Real PostgreSQL, Redis and the app."""
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from falcon import testing
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from domain import checkout_payments, checkout_sessions
+from domain.checkout_tokens import new_checkout_token
+from domain.ids import new_id
+from domain.models import (CheckoutSession, Coupon, Customer, Payment, PaymentMethod, Subscription,
+                           TestProcessorOperation)
+from domain.payments.builtin import Faults, TimeoutAt
+from tests.conftest import find_share_link, make_merchant
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+BROWSER = {"Accept": "text/html"}
+SUCCESS = "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}"
+VISA, DECLINED, NO_FUNDS, EXPIRED = "4242424242424242", "4000000000000002", "4000000000009995", "4000000000000069"
+CHALLENGE, OFF_SESSION_DECLINE = "4000002500003155", "4000000000000341"
+
+_ips = iter(range(1, 10_000_000))
+
+
+def next_ip() -> str:
+    n = next(_ips)
+    return f"10.88.{n // 250 % 250}.{n % 250 + 1}"
+
+
+@pytest.fixture
+def merchant(client, uow_factory):
+    return make_merchant(client, uow_factory).in_test_mode()
+
+
+def make_link(merchant, **fields) -> dict:
+    if "line_items" not in fields and "package_ids" not in fields and fields.get("mode") != "setup":
+        fields["line_items"] = [{"price_id": merchant.price(1999)["id"]}]
+    return merchant.ok("POST", "/payment-links", fields)
+
+
+def open_session(uow_factory, settings, link: dict, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    token = new_checkout_token(settings.secret_key, now)
+    with uow_factory() as uow:
+        found = find_share_link(uow.session.get_bind(), link["secure_token"])
+        checkout_sessions.store(uow, checkout_sessions.new_session(found, session_id=new_id("cs", found.livemode),
+                                                                   checkout_token=token, now=now))
+        uow.commit()
+    return token
+
+
+def pay(client, token: str, card: str = VISA, *, email: str = "ada@example.com", ip: str | None = None,
+        **fields) -> testing.Result:
+    body = urlencode({"email": email, "name": "Ada Lovelace", "card_number": card, "exp": "12/34", "cvc": "123",
+                      **fields})
+    return client.simulate_post(f"/checkout/{token}/pay", body=body, headers=FORM, remote_addr=ip or next_ip())
+
+
+def follow(client, result: testing.Result) -> testing.Result:
+    """Follow a 303 on our own origin (the test client speaks to the app, not to hosts)."""
+    assert result.status_code == 303, (result.status, result.text[:500])
+    parts = urlsplit(result.headers["location"])
+    return client.simulate_get(parts.path, query_string=parts.query, headers=BROWSER, remote_addr=next_ip())
+
+
+def session_of(uow_factory, token: str) -> CheckoutSession:
+    with uow_factory() as uow:
+        found = checkout_sessions.find_by_token(uow, token)
+        uow.session.expunge(found)
+        return found
+
+
+def payments_of(uow_factory, session_id: str) -> list[Payment]:
+    with uow_factory() as uow:
+        found = list(uow.session.scalars(select(Payment).where(Payment.checkout_session_id == session_id)
+                                         .order_by(Payment.created_at)))
+        uow.session.expunge_all()
+        return found
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+# ---- payment mode ----------------------------------------------------------------------------
+
+def test_a_payment_with_4242_charges_the_total_once_and_completes_the_session(client, merchant, uow_factory,
+                                                                               settings):
+    token = open_session(uow_factory, settings, make_link(merchant, success_url=SUCCESS))
+    result = pay(client, token, "4242 4242 4242 4242", email="Ada@Example.com")
+    session = session_of(uow_factory, token)
+    assert result.status_code == 303
+    assert result.headers["location"] == f"https://shop.example/thanks?session={session.id}"
+    assert (session.status, session.payment_status, session.customer_email) == ("complete", "paid", "Ada@Example.com")
+    [payment] = payments_of(uow_factory, session.id)
+    assert (payment.status, payment.amount_atom, payment.currency, payment.processor) == ("succeeded", 1999, "USD",
+                                                                                           "test")
+    assert payment.id == session.payment_id and payment.customer_id == session.customer_id
+    assert payment.card == {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034}
+    assert payment.processor_reference.startswith("ch_test_")
+    with uow_factory() as uow:
+        customer = uow.session.get(Customer, session.customer_id)
+        assert (customer.email, customer.name, customer.livemode) == ("Ada@Example.com", "Ada Lovelace", False)
+        charges = uow.session.scalar(select(func.count()).select_from(TestProcessorOperation).where(
+            TestProcessorOperation.idempotency_key == payment.id))
+    assert charges == 1  # our payment id is the processor call's idempotency key
+
+
+def test_the_confirmation_page_shows_the_summary_and_the_payment_reference(client, merchant, uow_factory, settings):
+    token = open_session(uow_factory, settings, make_link(merchant))
+    done = follow(client, pay(client, token))
+    session = session_of(uow_factory, token)
+    assert "Payment complete" in done.text and session.payment_id in done.text
+
+
+def test_a_returning_customer_is_found_by_email_in_any_case(client, merchant, uow_factory, settings):
+    link = make_link(merchant)
+    first, second = open_session(uow_factory, settings, link), open_session(uow_factory, settings, link)
+    pay(client, first, email="grace@example.com")
+    pay(client, second, email="GRACE@example.COM")
+    assert session_of(uow_factory, first).customer_id == session_of(uow_factory, second).customer_id
+
+
+def test_the_links_own_customer_pays(client, merchant, uow_factory, settings):
+    customer = merchant.ok("POST", "/customers", {"email": "known@example.com"})
+    token = open_session(uow_factory, settings, make_link(merchant, customer_id=customer["id"]))
+    pay(client, token, email="someone.else@example.com")
+    assert session_of(uow_factory, token).customer_id == customer["id"]
+
+
+@pytest.mark.parametrize("card, code, message", [
+    (DECLINED, "card_declined", "Your card was declined."),
+    (NO_FUNDS, "insufficient_funds", "Your card has insufficient funds."),
+    (EXPIRED, "expired_card", "Your card has expired."),
+])
+def test_a_decline_is_shown_at_the_card_field_and_a_retry_succeeds(client, merchant, uow_factory, settings,
+                                                                    card, code, message):
+    token = open_session(uow_factory, settings, make_link(merchant))
+    declined = pay(client, token, card)
+    assert declined.status_code == 402
+    field = re.search(r'<div class="field invalid">.*?</div>\s*</div>', declined.text, re.S).group(0)
+    assert 'name="card_number"' in field and message in field
+    assert 'value="ada@example.com"' in declined.text and card not in declined.text  # the email kept, never the card
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_id, session.failed_attempts) == ("open", None, 1)
+    [failed] = payments_of(uow_factory, session.id)
+    assert (failed.status, failed.failure_code, failed.failure_message) == ("failed", code, message)
+
+    assert pay(client, token).status_code == 303
+    paid = session_of(uow_factory, token)
+    assert paid.status == "complete"
+    assert [p.status for p in payments_of(uow_factory, paid.id)] == ["failed", "succeeded"]
+
+
+def test_a_card_that_is_not_a_test_card_is_refused_on_the_form_and_nothing_is_made(client, merchant, uow_factory,
+                                                                                    settings):
+    token = open_session(uow_factory, settings, make_link(merchant))
+    refused = pay(client, token, "5105105105105100")
+    assert refused.status_code == 400 and "Use a test card" in refused.text
+    bad_expiry = pay(client, token, exp="01/20")
+    assert bad_expiry.status_code == 400 and "expiry date is in the past" in bad_expiry.text
+    no_email = pay(client, token, email="not-an-email")
+    assert no_email.status_code == 400 and "email must be an email address" in no_email.text
+    session = session_of(uow_factory, token)
+    assert (session.status, session.customer_id, session.failed_attempts) == ("open", None, 0)
+    assert payments_of(uow_factory, session.id) == []
+
+
+def test_five_declines_lock_the_checkout(client, merchant, uow_factory, settings):
+    token = open_session(uow_factory, settings, make_link(merchant))
+    for _ in range(5):
+        assert pay(client, token, DECLINED).status_code == 402
+    locked = pay(client, token)
+    assert locked.status_code == 409 and "no more attempts" in locked.text
+    assert session_of(uow_factory, token).status == "open"
+    assert len(payments_of(uow_factory, session_of(uow_factory, token).id)) == 5
+    assert 'name="card_number"' not in client.simulate_get(f"/checkout/{token}").text
+
+
+def test_pay_attempts_are_limited_per_client_address(client, merchant, uow_factory, settings):
+    token = open_session(uow_factory, settings, make_link(merchant))
+    ip = next_ip()
+    for _ in range(settings.pay_rate_capacity):
+        assert pay(client, token, DECLINED, ip=ip).status_code in (402, 409)
+    limited = pay(client, token, ip=ip)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.headers["content-type"].startswith("text/html") and "Too many attempts" in limited.text
+    assert session_of(uow_factory, token).status == "open"
+
+
+def test_authentication_authorize_then_back_completes(client, merchant, uow_factory, settings):
+    token = open_session(uow_factory, settings, make_link(merchant))
+    sent = pay(client, token, CHALLENGE)
+    assert sent.status_code == 303 and "/checkout/challenge/" in sent.headers["location"]
+    waiting = session_of(uow_factory, token)
+    [payment] = payments_of(uow_factory, waiting.id)
+    assert payment.status == "requires_action" and waiting.status == "open"
+    assert "Confirm your payment" in client.simulate_get(f"/checkout/{token}").text  # resumes, charges nothing new
+
+    challenge = follow(client, sent)
+    assert "Authorize" in challenge.text and "4242" not in challenge.text and "3155" in challenge.text
+    answered = client.simulate_post(urlsplit(sent.headers["location"]).path, body="answer=authorize", headers=FORM)
+    assert answered.status_code == 303 and answered.headers["location"].endswith(f"/checkout/{token}/return")
+    back = follow(client, answered)
+    assert back.status_code == 303 or "Payment complete" in back.text
+    assert session_of(uow_factory, token).status == "complete"
+    assert [p.status for p in payments_of(uow_factory, waiting.id)] == ["succeeded"]
+
+
+def test_authentication_failed_is_a_decline_and_the_customer_may_try_again(client, merchant, uow_factory, settings):
+    token = open_session(uow_factory, settings, make_link(merchant))
+    sent = pay(client, token, CHALLENGE)
+    answered = client.simulate_post(urlsplit(sent.headers["location"]).path, body="answer=fail", headers=FORM)
+    back = follow(client, answered)
+    assert back.status_code == 402 and "could not be authenticated" in back.text
+    assert session_of(uow_factory, token).failed_attempts == 1
+    assert pay(client, token).status_code == 303
+    assert session_of(uow_factory, token).status == "complete"
+
+
+# ---- setup and subscription modes ------------------------------------------------------------
+
+def test_setup_saves_the_card_to_the_customer_and_charges_nothing(client, merchant, uow_factory, settings):
+    token = open_session(uow_factory, settings, make_link(merchant, mode="setup"))
+    assert pay(client, token, "5555 5555 5555 4444").status_code == 303
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_status, session.payment_id) == ("complete", "no_payment_required", None)
+    with uow_factory() as uow:
+        method = uow.session.get(PaymentMethod, session.payment_method_id)
+        assert (method.customer_id, method.type, method.card_brand, method.card_last4, method.processor) == \
+            (session.customer_id, "card", "mastercard", "4444", "test")
+    assert payments_of(uow_factory, session.id) == []
+
+
+def test_a_subscription_saves_the_card_charges_the_setup_fee_today_and_starts_trialing(client, merchant, uow_factory,
+                                                                                      settings):
+    link = make_link(merchant, mode="subscription", free_trial_days=14,
+                     line_items=[{"price_id": merchant.recurring_price(4900)["id"]},
+                                 {"price_id": merchant.price(1500)["id"]}])
+    token = open_session(uow_factory, settings, link)
+    assert pay(client, token).status_code == 303
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_status) == ("complete", "paid")
+    [payment] = payments_of(uow_factory, session.id)
+    assert (payment.status, payment.amount_atom, payment.payment_method_id) == ("succeeded", 1500,
+                                                                                session.payment_method_id)
+    with uow_factory() as uow:
+        subscription = uow.session.get(Subscription, session.subscription_id)
+        assert (subscription.status, subscription.customer_id, subscription.default_payment_method_id) == \
+            ("trialing", session.customer_id, session.payment_method_id)
+        assert subscription.trial_end == subscription.current_period_end
+        assert subscription.trial_end - subscription.current_period_start == timedelta(days=14)
+        assert [item["unit_amount_atom"] for item in subscription.items] == [4900]
+
+
+def test_a_trial_with_nothing_due_today_charges_nothing(client, merchant, uow_factory, settings):
+    link = make_link(merchant, mode="subscription", free_trial_days=7,
+                     line_items=[{"price_id": merchant.recurring_price(900)["id"]}])
+    token = open_session(uow_factory, settings, link)
+    assert pay(client, token).status_code == 303
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_status) == ("complete", "no_payment_required")
+    assert payments_of(uow_factory, session.id) == [] and session.subscription_id.startswith("sub_test_")
+
+
+def test_a_subscription_without_a_trial_is_charged_and_active(client, merchant, uow_factory, settings):
+    link = make_link(merchant, mode="subscription", line_items=[{"price_id": merchant.recurring_price(2500)["id"]}])
+    token = open_session(uow_factory, settings, link)
+    assert pay(client, token, OFF_SESSION_DECLINE).status_code == 303  # its first charge is fine
+    session = session_of(uow_factory, token)
+    [payment] = payments_of(uow_factory, session.id)
+    assert (payment.status, payment.amount_atom) == ("succeeded", 2500)
+    with uow_factory() as uow:
+        assert uow.session.get(Subscription, session.subscription_id).status == "active"
+
+
+def test_a_declined_card_in_a_subscription_saves_nothing(client, merchant, uow_factory, settings):
+    link = make_link(merchant, mode="subscription", line_items=[{"price_id": merchant.recurring_price(2500)["id"]}])
+    token = open_session(uow_factory, settings, link)
+    assert pay(client, token, DECLINED).status_code == 402
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_method_id, session.subscription_id) == ("open", None, None)
+    assert [p.status for p in payments_of(uow_factory, session.id)] == ["failed"]
+    assert pay(client, token).status_code == 303
+    assert session_of(uow_factory, token).status == "complete"
+
+
+# ---- exactly once ----------------------------------------------------------------------------
+
+def test_twenty_concurrent_pays_make_one_payment_and_one_completion(client, merchant, uow_factory, settings):
+    token = open_session(uow_factory, settings, make_link(merchant))
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: pay(client, token).status_code, range(20)))
+    assert all(status in (303, 409) for status in answers), answers
+    session = session_of(uow_factory, token)
+    assert session.status == "complete"
+    assert [p.status for p in payments_of(uow_factory, session.id)] == ["succeeded"]
+    with uow_factory() as uow:
+        charges = uow.session.scalar(select(func.count()).select_from(TestProcessorOperation).where(
+            TestProcessorOperation.idempotency_key == session.payment_id))
+    assert charges == 1
+
+
+def test_a_coupon_with_one_redemption_left_goes_to_one_of_two_concurrent_payers(client, merchant, uow_factory,
+                                                                                  settings):
+    coupon = merchant.ok("POST", "/coupons", {"name": "Last one", "percent_off": 50, "duration": "once",
+                                              "max_redemptions": 1})
+    link = make_link(merchant, coupon_id=coupon["id"])
+    tokens = [open_session(uow_factory, settings, link) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda token: pay(client, token).status_code, tokens))
+    assert sorted(answers) == [200, 303]  # one paid; the other was shown the new total, charged nothing
+    sessions = [session_of(uow_factory, token) for token in tokens]
+    with uow_factory() as uow:
+        assert uow.session.get(Coupon, coupon["id"]).times_redeemed == 1
+    [discounted] = [s for s in sessions if s.coupon_id is not None]
+    [repriced] = [s for s in sessions if s.coupon_id is None]
+    assert discounted.status == "complete" and (repriced.status, repriced.amount_total_atom) == ("open", 1999)
+    charged = [p.amount_atom for s in sessions for p in payments_of(uow_factory, s.id)]
+    assert charged == [999]  # 19.99 less half of it rounded half up (10.00); nothing for the repriced one
+
+
+def test_a_declined_payment_gives_its_coupon_redemption_back(client, merchant, uow_factory, settings):
+    coupon = merchant.ok("POST", "/coupons", {"name": "Once", "amount_off_atom": 500, "currency": "USD",
+                                              "duration": "once", "max_redemptions": 1})
+    token = open_session(uow_factory, settings, make_link(merchant, coupon_id=coupon["id"]))
+    pay(client, token, DECLINED)
+    with uow_factory() as uow:
+        assert uow.session.get(Coupon, coupon["id"]).times_redeemed == 0
+    pay(client, token)
+    with uow_factory() as uow:
+        assert uow.session.get(Coupon, coupon["id"]).times_redeemed == 1
+    assert session_of(uow_factory, token).amount_total_atom == 1499
+
+
+# ---- outcomes nobody told us -----------------------------------------------------------------
+
+@pytest.fixture
+def faulty(settings, deps):
+    """The app with a test processor whose answers are lost on the way back (the charge happens)."""
+    from api.app import create_app
+
+    processors = replace(deps.processors, faults=Faults(timeout=TimeoutAt.AFTER))
+    return testing.TestClient(create_app(settings, replace(deps, processors=processors))), processors
+
+
+def test_a_lost_answer_leaves_the_payment_processing_until_reconcile_finds_it(faulty, client, deps, merchant,
+                                                                              uow_factory, settings):
+    faulty_client, _ = faulty
+    token = open_session(uow_factory, settings, make_link(merchant))
+    answered = pay(faulty_client, token)
+    assert answered.status_code == 303 and answered.headers["location"].endswith(f"/checkout/{token}")
+    processing = session_of(uow_factory, token)
+    [payment] = payments_of(uow_factory, processing.id)
+    assert (payment.status, processing.status) == ("processing", "open")
+    shown = client.simulate_get(f"/checkout/{token}")
+    assert "Processing your payment" in shown.text and 'http-equiv="refresh"' in shown.text
+    assert pay(client, token).status_code == 303  # a second click while processing charges nothing
+
+    with freeze_time(datetime.now(UTC) + timedelta(seconds=30)):
+        with uow_factory() as uow:
+            due = checkout_payments.claim_due(uow, datetime.now(UTC))
+            uow.commit()
+        assert payment.id in due
+        attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_owner,
+                                              lambda: datetime.now(UTC))
+    assert attempt.step is checkout_payments.Step.COMPLETED and attempt.completed
+    assert session_of(uow_factory, token).status == "complete"
+    assert [p.status for p in payments_of(uow_factory, processing.id)] == ["succeeded"]
+    with uow_factory() as uow:
+        charges = uow.session.scalar(select(func.count()).select_from(TestProcessorOperation).where(
+            TestProcessorOperation.idempotency_key == payment.id))
+    assert charges == 1
+
+
+def test_a_lost_call_is_canceled_at_the_processor_and_the_customer_may_pay_again(settings, deps, client, merchant,
+                                                                                uow_factory):
+    from api.app import create_app
+
+    lost = replace(deps.processors, faults=Faults(timeout=TimeoutAt.BEFORE))
+    lost_client = testing.TestClient(create_app(settings, replace(deps, processors=lost)))
+    token = open_session(uow_factory, settings, make_link(merchant))
+    pay(lost_client, token)
+    [payment] = payments_of(uow_factory, session_of(uow_factory, token).id)
+    assert payment.status == "processing"
+    attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_owner,
+                                          lambda: datetime.now(UTC))
+    assert attempt.step is checkout_payments.Step.DECLINED
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_id, session.failed_attempts) == ("open", None, 0)
+    assert [p.status for p in payments_of(uow_factory, session.id)] == ["canceled"]
+    assert pay(client, token).status_code == 303
+    assert session_of(uow_factory, token).status == "complete"
+
+
+def test_the_reconcile_jobs_run_through_a_real_worker(faulty, deps, merchant, uow_factory, settings, celery_worker):
+    from tests.conftest import wait_for
+    from workers import context
+    from workers.tasks import reconcile_due_payments
+
+    faulty_client, _ = faulty
+    context.use_processors(deps.processors)
+    token = open_session(uow_factory, settings, make_link(merchant))
+    pay(faulty_client, token)
+    [payment] = payments_of(uow_factory, session_of(uow_factory, token).id)
+    with uow_factory() as uow:
+        uow.session.get(Payment, payment.id).next_check_at = datetime.now(UTC) - timedelta(seconds=1)
+        uow.commit()
+    assert reconcile_due_payments.run() >= 1
+    assert wait_for(lambda: session_of(uow_factory, token).status == "complete")
+
+
+# ---- live mode -------------------------------------------------------------------------------
+
+def test_live_mode_without_a_processor_takes_no_payment(client, uow_factory, settings):
+    live = make_merchant(client, uow_factory)
+    link = live.ok("POST", "/payment-links", {"line_items": [{"price_id": live.price(1999)["id"]}]})
+    token = open_session(uow_factory, settings, link)
+    shown = client.simulate_get(f"/checkout/{token}")
+    assert "not taking payments yet" in shown.text and 'name="card_number"' not in shown.text
+    refused = pay(client, token)
+    assert refused.status_code == 400 and "not taking payments yet" in refused.text
+    session = session_of(uow_factory, token)
+    assert (session.status, session.customer_id) == ("open", None)
+    assert payments_of(uow_factory, session.id) == []
