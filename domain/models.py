@@ -276,7 +276,9 @@ class PaymentMethod(_Owned, Base):
     processor: Mapped[str] = mapped_column(String(16))
     processor_reference: Mapped[str] = mapped_column(String(255))
     __table_args__ = (Index("payment_methods_by_customer", "account_id", "livemode", "customer_id",
-                            text("created_at DESC"), text("id DESC")),)
+                            text("created_at DESC"), text("id DESC")),
+                      # One of ours per method saved at a processor (a recorded save, repeated, makes none).
+                      Index("payment_methods_by_reference", "processor", "processor_reference", unique=True))
 
 
 class Payment(_Owned, Base):
@@ -323,7 +325,9 @@ class Refund(_Owned, Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     processor_reference: Mapped[str | None] = mapped_column(String(255))
-    __table_args__ = (Index("refunds_by_payment", "payment_id", "created_at"),)
+    next_check_at: Mapped[datetime | None]  # a pending refund whose outcome the processor has not told
+    __table_args__ = (Index("refunds_by_payment", "payment_id", "created_at"),
+                      Index("refunds_due_for_check", "next_check_at", postgresql_where=text("status = 'pending'")))
 
 
 class TestProcessorOperation(Base):

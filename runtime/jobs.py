@@ -21,6 +21,7 @@ JOBS: dict[str, Job] = {
     "idempotency_keys.purge_expired": Job("default"),
     "payments.reconcile_due": Job("payments"),
     "payments.reconcile": Job("payments"),
+    "refunds.reconcile": Job("payments"),
 }
 
 QUEUES: tuple[str, ...] = tuple(sorted({job.queue for job in JOBS.values()}))

@@ -8,7 +8,7 @@ import time
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from domain import checkout_payments, checkout_sessions, expiry, idempotency
+from domain import checkout_payments, checkout_sessions, expiry, idempotency, payment_records
 from domain.db import utcnow
 from domain.ids import random_base62
 from runtime import metrics
@@ -119,12 +119,14 @@ def reconcile_due_payments() -> int:
     Due work is data (payments.next_check_at, a partial index); a second beat claims nothing twice."""
     with unit_of_work() as uow:
         due = checkout_payments.claim_due(uow, utcnow())
-        for payment_id in due:
-            uow.send_after_commit("payments.reconcile", [payment_id], task_id=f"{payment_id}.check.{random_base62(8)}")
+        refunds = payment_records.claim_due_refunds(uow, utcnow())
+        for name, ids in (("payments.reconcile", due), ("refunds.reconcile", refunds)):
+            for object_id in ids:
+                uow.send_after_commit(name, [object_id], task_id=f"{object_id}.check.{random_base62(8)}")
         uow.commit()
-    if due:
-        log.info("payments: %d due for a check with their processor", len(due))
-    return len(due)
+    if due or refunds:
+        log.info("payments: %d payments and %d refunds due for a check with their processor", len(due), len(refunds))
+    return len(due) + len(refunds)
 
 
 @app.task(name="payments.reconcile", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
@@ -137,3 +139,13 @@ def reconcile_payment(payment_id: str) -> str | None:
         metrics.SESSIONS_COMPLETED.inc()
     log.info("payment %s reconciled: %s", payment_id, attempt.step.value)
     return attempt.step.value
+
+
+@app.task(name="refunds.reconcile", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
+def reconcile_refund(refund_id: str) -> str | None:
+    """Ask the processor what became of a pending refund, by its id, and record that."""
+    refund = payment_records.reconcile_refund(unit_of_work, refund_id, processors().for_owner, utcnow)
+    if refund is None:
+        return None
+    log.info("refund %s reconciled: %s", refund_id, refund.status)
+    return refund.status

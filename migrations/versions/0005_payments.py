@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('payment_methods_by_customer', 'payment_methods', ['account_id', 'livemode', 'customer_id', sa.literal_column('created_at DESC'), sa.literal_column('id DESC')], unique=False)
+    op.create_index('payment_methods_by_reference', 'payment_methods', ['processor', 'processor_reference'], unique=True)
     op.create_table('payments',
     sa.Column('checkout_session_id', sa.String(length=64), nullable=True),
     sa.Column('customer_id', sa.String(length=64), nullable=True),
@@ -133,6 +134,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=64), nullable=True),
     sa.Column('failure_code', sa.String(length=64), nullable=True),
     sa.Column('processor_reference', sa.String(length=255), nullable=True),
+    sa.Column('next_check_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('account_id', sa.String(length=64), nullable=False),
     sa.Column('livemode', sa.Boolean(), nullable=False),
@@ -142,6 +144,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('refunds_by_payment', 'refunds', ['payment_id', 'created_at'], unique=False)
+    op.create_index('refunds_due_for_check', 'refunds', ['next_check_at'], unique=False, postgresql_where=sa.text("status = 'pending'"))
     op.add_column('accounts', sa.Column('display_name', sa.String(length=255), nullable=True))
     op.add_column('accounts', sa.Column('support_email', sa.String(length=512), nullable=True))
     op.add_column('accounts', sa.Column('brand_color', sa.String(length=7), nullable=True))
@@ -167,6 +170,7 @@ def downgrade() -> None:
     op.drop_column('accounts', 'brand_color')
     op.drop_column('accounts', 'support_email')
     op.drop_column('accounts', 'display_name')
+    op.drop_index('refunds_due_for_check', table_name='refunds', postgresql_where=sa.text("status = 'pending'"))
     op.drop_index('refunds_by_payment', table_name='refunds')
     op.drop_table('refunds')
     op.drop_table('processor_settings')
@@ -182,5 +186,6 @@ def downgrade() -> None:
     op.drop_index('payments_by_session', table_name='payments')
     op.drop_index('payments_by_customer', table_name='payments')
     op.drop_table('payments')
+    op.drop_index('payment_methods_by_reference', table_name='payment_methods')
     op.drop_index('payment_methods_by_customer', table_name='payment_methods')
     op.drop_table('payment_methods')
