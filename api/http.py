@@ -164,7 +164,8 @@ def parse_query(req: falcon.Request, allowed: dict[str, Callable[[str, str], Any
 
 
 def int_param(raw: str, name: str) -> int:
-    if not re.fullmatch(r"-?\d{1,12}", raw):
+    # [0-9], not \d: Python's \d and int() also read other scripts' digits ("１０" is 10).
+    if not re.fullmatch(r"-?[0-9]{1,12}", raw):
         raise ApiError(400, "parameter_invalid", f"{name} must be an integer", name)
     return int(raw)
 
@@ -183,7 +184,7 @@ def str_param(raw: str, name: str) -> str:
 
 def time_param(raw: str, name: str) -> datetime:
     """RFC 3339 with a zone, or Unix seconds."""
-    if re.fullmatch(r"\d{1,11}", raw):
+    if re.fullmatch(r"[0-9]{1,11}", raw):
         return datetime.fromtimestamp(int(raw), UTC)
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
