@@ -11,6 +11,7 @@ from api.enqueue import CelerySender, TaskSender
 from api.middleware import Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
+from api.routing import Router
 from api.resources import catalog, checkout_page, checkout_sessions, health, metrics, payment_links, share
 from domain.db import make_engine, session_factory
 from runtime.settings import Settings
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     app = falcon.App(
         middleware=[RequestId(), UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
+        router=Router(),
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
