@@ -32,6 +32,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 _QUANTITY_FIELD = re.compile(r"line_items\[([0-9]{1,3})\]\.quantity")
 _QUANTITY_PARAM = re.compile(r"line_items\[([0-9]+)\]")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+_CSP_ORIGIN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")  # nothing else in a CSP
 NOT_EDITABLE = "The quantities of this checkout cannot be changed."
 
 METHOD_NAMES = {
@@ -168,6 +169,11 @@ class CheckoutPage:
                    message="The form could not be read. Please go back and try again.")
             return None
 
+    def _form_origins(self, session: CheckoutSession) -> tuple[str, ...]:
+        """Where the page's forms go (this origin) and where Pay and Cancel redirect to."""
+        origins = [self._origin, origin_of(session.success_url or ""), origin_of(session.return_url or "")]
+        return tuple(dict.fromkeys(o for o in origins if _CSP_ORIGIN.fullmatch(o)))
+
     def _page_url(self, token: str) -> str:
         return f"{self._settings.checkout_base_url}/checkout/{token}"
 
@@ -184,7 +190,8 @@ class CheckoutPage:
             success = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id) if session.success_url else None
             return render(resp, "checkout_complete.html", status=status, session=session, continue_url=success)
         base = self._page_url(session.checkout_token)
-        render(resp, "checkout.html", status=status, session=session, lines=_lines(session), trial=_trial(session),
+        render(resp, "checkout.html", status=status, form_origins=self._form_origins(session),
+               session=session, lines=_lines(session), trial=_trial(session),
                methods=[METHOD_NAMES.get(m, m) for m in session.accepted_payment_methods or []],
                time_left=time_left(session.expires_at, now), expires_at=session.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
                pay_label=_pay_label(session), percent_off=_percent_off(session), notice=notice, error=error, entered=entered or {},
