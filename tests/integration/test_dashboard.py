@@ -620,3 +620,17 @@ def test_a_session_of_another_account_or_mode_is_not_found(browser, user, catalo
     live = user.ok("POST", "/payment-links", {"mode": "setup"})
     session_id = make_session(uow_factory, settings, live)
     assert browser.get(f"/dashboard/checkout-sessions/{session_id}").status_code == 404
+
+
+def test_an_unreadable_form_is_413_or_400_not_an_expired_form(browser, settings):
+    """Too large and not UTF-8 answer like the API (413, 400), before any CSRF verdict (they were a
+    403 "This form has expired")."""
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    too_large = browser.client.simulate_post("/dashboard/products", headers=headers, remote_addr=browser.ip,
+                                             body=b"name=" + b"x" * settings.max_body_bytes)
+    not_utf8 = browser.client.simulate_post("/dashboard/products", headers=headers, remote_addr=browser.ip,
+                                            body=b"name=\xff\xfe")
+    assert (too_large.status_code, not_utf8.status_code) == (413, 400)
+    assert "This form has expired" not in too_large.text + not_utf8.text
+    assert "The form could not be read" in too_large.text and "not valid UTF-8" in not_utf8.text
