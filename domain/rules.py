@@ -58,7 +58,9 @@ def require_metadata(metadata: dict[str, Any] | None, param: str = "metadata") -
         raise invalid(param, f"{param} may have at most {METADATA_MAX_KEYS} keys")
     for key in metadata:
         if not key or len(key) > METADATA_MAX_KEY_CHARS:
-            raise invalid(f"{param}.{key[:METADATA_MAX_KEY_CHARS]}", f"{param} keys must be 1 to {METADATA_MAX_KEY_CHARS} characters")
+            # A long key is named by its start; an empty one has no name, so the object is named.
+            raise invalid(f"{param}.{key[:METADATA_MAX_KEY_CHARS]}" if key else param,
+                          f"{param} keys must be 1 to {METADATA_MAX_KEY_CHARS} characters")
     if _depth(metadata) > METADATA_MAX_DEPTH:
         raise invalid(param, f"{param} may nest objects and arrays at most {METADATA_MAX_DEPTH} deep")
     encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()

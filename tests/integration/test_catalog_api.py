@@ -339,6 +339,7 @@ def test_metadata_rules(merchant, uow_factory, noun, base):
         assert param == "metadata" or param.startswith("metadata."), param
     assert merchant.post(f"/{noun}", json={**base, "metadata": {"k" * 41: "v"}}).json["error"]["param"] == (
         "metadata." + "k" * 40)
+    assert merchant.post(f"/{noun}", json={**base, "metadata": {"": "v"}}).json["error"]["param"] == "metadata"
     assert count(uow_factory, MODELS[noun], merchant.account_id) == before
     at_limits = {f"k{i:02d}": "v" for i in range(49)} | {"k" * 40: {"nested": [1, 2.5, None, True]}}
     assert merchant.ok("POST", f"/{noun}", {**base, "metadata": at_limits})["metadata"] == at_limits

@@ -83,8 +83,9 @@ class TestMetadata:
         error = rejected(rules.require_metadata, {"ok": 1, "k" * 41: 1})
         assert error.param == "metadata." + "k" * 40
 
-    def test_empty_key(self):
-        assert rejected(rules.require_metadata, {"": 1}).param == "metadata."
+    def test_empty_key_names_the_object(self):
+        error = rejected(rules.require_metadata, {"": 1})
+        assert (error.param, error.message) == ("metadata", "metadata keys must be 1 to 40 characters")
 
     def test_too_big(self):
         assert rejected(rules.require_metadata, {"k": "v" * (8 * 1024)}).param == "metadata"
