@@ -12,7 +12,7 @@ from api.middleware import Authenticate, Idempotency, RequestId, SecurityHeaders
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
 from api.routing import Router
-from api.resources import catalog, checkout_page, checkout_sessions, health, metrics, payment_links, share
+from api.resources import catalog, checkout_page, checkout_sessions, health, payment_links, share
 from domain.db import make_engine, session_factory
 from runtime.settings import Settings
 
@@ -53,8 +53,6 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     broker = None if settings.redis_url == settings.rate_limit_redis_url else \
         redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
     app.add_route("/readyz", health.Ready(deps.engine, deps.redis, broker))
-    app.add_route("/metrics", metrics.Metrics())
-    operations += metrics.OPERATIONS
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
     operations += checkout_sessions.add_routes(app, settings)
