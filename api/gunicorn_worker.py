@@ -8,16 +8,33 @@ answer 413) without holding a thread; only a complete request is handed to one o
 `WEB_THREADS` threads, which runs the same Falcon WSGI app (`api.wsgi:app`) and collects its
 answer, and the loop writes it back. A slow client costs a parked connection, not a worker.
 gunicorn.conf.py and bench/README.md have the measurements that chose it.
+
+What gunicorn refuses itself, before the app sees a request (a request line past 4094 bytes, a
+malformed request, headers too large), is answered in the API's JSON error shape too.
 """
 from __future__ import annotations
 
 import asyncio
 import io
 import sys
+from http import HTTPStatus
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_to_bytes
 
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers import gasgi
 from gunicorn.workers.gasgi import ASGIWorker
+
+from api.errors import ERROR_TYPES, error_body
+
+# gunicorn's own refusals, in our words: the request itself is never echoed back.
+SERVER_ERRORS = {
+    400: ("bad_request", "The request is not valid HTTP/1.1."),
+    414: ("request_line_too_long", "The request line (method, path and query) is too long."),
+    431: ("request_headers_too_large", "The request headers are too many or too large."),
+    500: ("internal_error", "Something went wrong on our side."),
+    501: ("not_implemented", "The request uses an HTTP feature this server does not implement."),
+}
 
 
 class CompleteRequests:
@@ -116,8 +133,28 @@ def wsgi_environ(scope: dict, body: bytes) -> dict:
     return environ
 
 
+class JsonErrorProtocol(ASGIProtocol):
+    """gunicorn's HTTP protocol, with its own error answers as `{"error": {...}}` JSON."""
+
+    def _send_error_response(self, status, message, extra_headers=()):
+        code, text = SERVER_ERRORS.get(status, ("bad_request", "The request could not be served."))
+        body = error_body(ERROR_TYPES.get(status, "invalid_request_error"), code, text, None)
+        head = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
+        reason = self._get_reason_phrase(status)
+        reason = HTTPStatus(status).phrase if reason == "Unknown" else reason
+        self._safe_write((f"HTTP/1.1 {status} {reason}\r\n"
+                          f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{head}"
+                          "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+                          "Connection: close\r\n\r\n").encode("latin-1") + body)
+
+
 class Worker(ASGIWorker):
     """gunicorn's asyncio worker serving our WSGI app through `CompleteRequests`."""
+
+    def run(self) -> None:
+        # The worker makes each connection's protocol by this module-level name (gasgi._serve).
+        gasgi.ASGIProtocol = JsonErrorProtocol
+        super().run()
 
     def load_wsgi(self) -> None:
         from runtime.settings import Settings
