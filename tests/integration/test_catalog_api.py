@@ -195,7 +195,7 @@ def test_price_rules(merchant, other_merchant, uow_factory):
     cases = [
         ({**base, "unit_amount_atom": -1}, "unit_amount_atom"),
         ({**base, "unit_amount_atom": 10.5}, "unit_amount_atom"),
-        ({**base, "unit_amount_atom": 10.0}, "unit_amount_atom"),
+        ({**base, "unit_amount_atom": 10.25}, "unit_amount_atom"),  # 10.0 is the integer 10, as in JSON Schema
         ({**base, "unit_amount_atom": "10"}, "unit_amount_atom"),
         ({**base, "unit_amount_atom": True}, "unit_amount_atom"),
         ({**base, "unit_amount_atom": None}, "unit_amount_atom"),
