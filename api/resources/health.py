@@ -57,6 +57,7 @@ class Ready:
 
 
 OPERATIONS = [
-    Operation("GET", "/healthz", "Is the process alive", public=True),
-    Operation("GET", "/readyz", "Do PostgreSQL and Redis answer", public=True, extra_responses={503: "A dependency is down"}),
+    Operation("GET", "/healthz", "check_health", "health", "Is the process alive", public=True),
+    Operation("GET", "/readyz", "check_readiness", "health", "Do PostgreSQL and Redis answer", public=True,
+              extra_responses={503: "A dependency is down"}),
 ]
