@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
-from http import HTTPStatus
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
 from gunicorn.asgi.protocol import ASGIProtocol
@@ -54,9 +54,9 @@ class CompleteRequests:
         if body is None:
             return None  # the client went away before its request was complete
         environ = wsgi_environ(scope, body)
-        status, headers, chunks = await asyncio.get_running_loop().run_in_executor(self._threads, self._run, environ)
+        status, headers, answer = await asyncio.get_running_loop().run_in_executor(self._threads, self._run, environ)
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": chunks})
+        await send({"type": "http.response.body", "body": answer})
 
     async def _read_body(self, receive) -> bytes | None:
         """The body, or its first `max_body_bytes` + 1 bytes (enough for the app to say 413)."""
