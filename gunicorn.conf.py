@@ -10,14 +10,16 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # answered in milliseconds (tests/faults/test_slow_clients.py). gthread does not do this: it waits
 # for a connection's first bytes off-thread, then reads the rest of the request on a thread.
 #
-# Chosen by measurement (bench/README.md, "gunicorn workers"; share bench, 32 connections, three
-# back-to-back runs on the 2-core machine kind, req/s against sync 4 in the same run):
-# buffered 2 workers x 4 threads 0.99-1.32 with the least web CPU per request (0.57-0.58 ms
-# against 0.60-0.68); 2 x 2 0.86-1.06; 4 x 1 and 4 x 2 0.73-0.76 with 2-3x the p99 (four event
-# loops accept greedily, so one process's queue grows while another's empties). One process per
-# core, threads to cover the waits on PostgreSQL and Redis. On bigger machines set
-# WEB_CONCURRENCY to the cores. Behind a buffering proxy (nginx, a load balancer) this is still
-# the right worker; the proxy then also absorbs slow clients before they reach this host.
+# Chosen by measurement (bench/README.md, "gunicorn workers"): the share bench at 32 connections,
+# six runs on the shared 2-core machine kind, req/s of each setting over sync 4's in the same run.
+# Buffered 2 workers x 4 threads: median 1.00 (0.52-1.51, the machine's noise); 2 x 2: 1.05
+# (0.86-1.43); 4 x 1: 0.73 and 4 x 2: 0.76-1.09, with the highest p99 (70-136 ms against 32-58:
+# four event loops accept greedily, so one process's queue grows while another's empties). So the
+# slow-client defence costs no throughput. One process per core, and 4 threads rather than 2 to
+# cover the waits on PostgreSQL and Redis when they run on other machines (here they share the
+# cores, and 2 and 4 measured alike). On bigger machines set WEB_CONCURRENCY to the cores.
+# Behind a buffering proxy (nginx, a load balancer) this is still the right worker; the proxy then
+# also absorbs slow clients before they reach this host.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "api.gunicorn_worker.Worker"
 timeout = 30

@@ -166,7 +166,8 @@ def _dev(args: argparse.Namespace) -> int:
         migrate(os.environ["DATABASE_URL"])
         port = os.environ.setdefault("PORT", "8000")
         base = os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
-        print(f"PaymentKit on {base}  (readiness: {base}/readyz)\n"
+        metrics_at = f"http://{os.environ.get('METRICS_HOST') or '127.0.0.1'}:{os.environ.get('METRICS_PORT') or '9100'}"
+        print(f"PaymentKit on {base}  (readiness: {base}/readyz; metrics, this host only: {metrics_at}/metrics)\n"
               f"Make an account:  .venv/bin/paymentkit accounts create --name 'My shop'\n"
               f"Then a dashboard user:  .venv/bin/paymentkit users create --account acct_... --email you@example.com\n"
               f"and sign in at {base}/dashboard", flush=True)
