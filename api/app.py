@@ -13,7 +13,8 @@ from api.enqueue import CelerySender, TaskSender
 from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
-from api.resources import catalog, checkout_sessions, docs, health, metrics, payment_links, share
+from api.resources import catalog, checkout_sessions, docs, health, payment_links, share
+from api.routing import Router
 from domain.db import UnitOfWork, make_engine, session_factory
 from domain.link_reader import LinkReader
 from domain.processors import Processors, SecretBox
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
         middleware=[AccessLog(static_prefixes=(dashboard.STATIC_ROUTE,)), RequestId(),
                     UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
+        router=Router(),
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
@@ -69,8 +71,6 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     broker = None if settings.redis_url == settings.rate_limit_redis_url else \
         redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
     app.add_route("/readyz", health.Ready(deps.engine, deps.redis, broker))
-    app.add_route("/metrics", metrics.Metrics())
-    operations += metrics.OPERATIONS
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
     operations += checkout_sessions.add_routes(app, settings)

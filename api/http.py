@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import falcon
@@ -23,6 +24,19 @@ def _encode_other(obj: Any) -> Any:
 
 
 _encoder = msgspec.json.Encoder(enc_hook=_encode_other)
+
+
+def _json_number(literal: str) -> int | float:
+    """A JSON number with a fraction or exponent: an int when it is a whole number, as JSON Schema
+    (and so /openapi.json) counts `2.0` and `1e3` as the integers 2 and 1000; a float otherwise."""
+    value = Decimal(literal)
+    if value == value.to_integral_value() and abs(value.adjusted()) <= 30:
+        return int(value)
+    return float(literal)
+
+
+# Bodies are decoded untyped (numbers read as above), then converted to their shape.
+_untyped = msgspec.json.Decoder(float_hook=_json_number)
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _FIELD = re.compile(r"field `(?P<field>.*)`", re.S)  # greedy: a name may hold a backtick
 
@@ -53,7 +67,7 @@ def read_json(req: falcon.Request, shape: type[T], max_bytes: int) -> T:
         raise ApiError(415, "unsupported_media_type", "Send the request body as application/json.")
     data = raw_body(req, max_bytes)
     try:
-        decoded = msgspec.json.decode(data, type=shape)
+        decoded = msgspec.convert(_untyped.decode(data), type=shape)
     except msgspec.ValidationError as error:
         message, param = describe_validation_error(str(error))
         raise ApiError(400, "parameter_invalid", message, param) from None
@@ -165,7 +179,8 @@ def parse_query(req: falcon.Request, allowed: dict[str, Callable[[str, str], Any
 
 
 def int_param(raw: str, name: str) -> int:
-    if not re.fullmatch(r"-?\d{1,12}", raw):
+    # [0-9], not \d: Python's \d and int() also read other scripts' digits ("１０" is 10).
+    if not re.fullmatch(r"-?[0-9]{1,12}", raw):
         raise ApiError(400, "parameter_invalid", f"{name} must be an integer", name)
     return int(raw)
 
@@ -184,7 +199,7 @@ def str_param(raw: str, name: str) -> str:
 
 def time_param(raw: str, name: str) -> datetime:
     """RFC 3339 with a zone, or Unix seconds."""
-    if re.fullmatch(r"\d{1,11}", raw):
+    if re.fullmatch(r"[0-9]{1,11}", raw):
         return datetime.fromtimestamp(int(raw), UTC)
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -81,7 +81,7 @@ class UnitOfWorkMiddleware:
             if wrote:
                 claimed = getattr(req.context, "idempotency_key", None)
                 if claimed:
-                    idempotency.record(uow, req.context.owner.account_id, claimed, _status_code(resp), resp.data or b"")
+                    idempotency.record(uow, req.context.owner, claimed, _status_code(resp), resp.data or b"")
                 uow.commit()
         except Exception as error:  # the commit failed: the client must not think the write happened
             log.warning("commit failed on %s %s: %s", req.method, req.uri_template, type(error).__name__)
@@ -135,7 +135,7 @@ class Idempotency:
         body = raw_body(req, self._max_body_bytes)
         fingerprint = hashlib.sha256(
             f"{owner.livemode}|{req.method}|{req.path}|{req.query_string}|".encode() + body).hexdigest()
-        stored = idempotency.claim(req.context.uow, owner.account_id, key, fingerprint)
+        stored = idempotency.claim(req.context.uow, owner, key, fingerprint)
         if stored is None:
             req.context.idempotency_key = key
             return

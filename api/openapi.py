@@ -1,5 +1,10 @@
 """The OpenAPI 3.1 document, built from the operations each resource declares and the msgspec
-shapes they read and write (so the document cannot drift from the validation)."""
+shapes they read and write (so the document cannot drift from the validation).
+
+Each operation names itself (`operation_id`, what a generated client calls it) and its resource
+(`tag`, the module a generated client puts it in). Beside the shapes' own types the document says
+the rules between fields (`schemas.RULES`) and that no string of a request holds NUL (PostgreSQL
+refuses it: api/http.py answers 400)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,9 +12,16 @@ from typing import Any
 
 import msgspec
 
-from api.schemas import ErrorOut
+from api import schemas
+from api.schemas import REF, ErrorOut
 
-REF = "#/components/schemas/{name}"
+NO_NUL = r"^[^\x00]*$"
+TAGS = {
+    "products": "Products: what is sold", "prices": "Prices of products", "packages": "Bundles of prices",
+    "coupons": "Discounts", "customers": "Customers", "payment_links": "Payment links: create, list, change",
+    "checkout_sessions": "Checkout sessions made from payment links", "share": "The public share URL",
+    "health": "Liveness and readiness for load balancers",
+}
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,8 @@ class QueryParam:
 class Operation:
     method: str
     path: str
+    operation_id: str  # what a client author would call it: `create_payment_link`
+    tag: str           # its resource (a key of TAGS): a generated client's module
     summary: str
     response: type | None = None
     request: type | None = None
@@ -33,11 +47,15 @@ class Operation:
 
 
 # What `api.http.str_param` accepts.
-ID_QUERY = {"type": "string", "minLength": 1, "maxLength": 255}
+ID_QUERY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NO_NUL}
+# What `api.http.time_param` accepts.
+TIME_QUERY = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "pattern": "^[0-9]{1,11}$"}]}
+_CURSOR = ("; an id that names no object of this list is a 400 `resource_missing` naming this parameter. "
+           "Give starting_after or ending_before, not both (400 `parameters_exclusive`)")
 PAGE_QUERY = (
     QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
-    QueryParam("starting_after", ID_QUERY, "id of the object after which the page starts"),
-    QueryParam("ending_before", ID_QUERY, "id of the object before which the page ends"),
+    QueryParam("starting_after", ID_QUERY, "id of the object after which the page starts (older ones)" + _CURSOR),
+    QueryParam("ending_before", ID_QUERY, "id of the object before which the page ends (newer ones)" + _CURSOR),
 )
 
 
@@ -45,12 +63,21 @@ def document(operations: list[Operation], title: str = "PaymentKit payment links
     shapes = {op.request for op in operations if op.request} | {op.response for op in operations if op.response}
     shapes.add(ErrorOut)
     _, components = msgspec.json.schema_components(sorted(shapes, key=lambda s: s.__name__), ref_template=REF)
+    for shape, rules in schemas.RULES.items():
+        if shape.__name__ in components:
+            components[shape.__name__].update(rules)
+    for name, component in components.items():
+        if issubclass(getattr(schemas, name, object), schemas.Request):
+            _no_nul(component)
+    components.update(schemas.metadata_value_components())
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    used = {op.tag for op in operations}
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1"},
+        "tags": [{"name": tag, "description": description} for tag, description in TAGS.items() if tag in used],
         "paths": paths,
         "components": {
             "schemas": components,
@@ -80,8 +107,8 @@ def _operation(op: Operation) -> dict[str, Any]:
                                 {400: "Invalid request", 401: "Missing or wrong API key", 404: "Not found",
                                  409: "Conflict", 413: "Body too large", 415: "Not JSON"}).items():
         responses.setdefault(str(status), {"description": description, **error})
-    body: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op), "parameters": parameters,
-                            "responses": responses}
+    body: dict[str, Any] = {"summary": op.summary, "operationId": op.operation_id, "tags": [op.tag],
+                            "parameters": parameters, "responses": responses}
     if op.request is not None:
         body["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(op.request)}}}
     if not op.public:
@@ -93,9 +120,17 @@ def _path_params(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
 
-def _operation_id(op: Operation) -> str:
-    words = [p for p in op.path.split("/") if p and not p.startswith("{") and p != "api"]
-    return op.method.lower() + "_" + "_".join(w.replace("-", "_") for w in words) + ("_item" if op.path.endswith("}") else "")
+def _no_nul(schema: Any) -> None:
+    """Every string of a request shape without a pattern or an enum of its own gets NO_NUL (each
+    pattern of schemas.py leaves NUL out itself)."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+            schema["pattern"] = NO_NUL
+        for value in schema.values():
+            _no_nul(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _no_nul(value)
 
 
 class OpenApiResource:

@@ -1,5 +1,8 @@
 """Request and response shapes, declared once with msgspec: they validate request bodies (types,
-unknown fields) and produce the OpenAPI document. The business rules live in the domain."""
+unknown fields) and produce the OpenAPI document. The business rules live in the domain; what of
+them a JSON Schema can say is said here too, from the domain's own constants and patterns
+(`extra_json_schema` and `RULES`: documentation only, the domain still decides and names the field),
+so that a request the document allows is one the API accepts, but for data rules it states in words."""
 from __future__ import annotations
 
 import functools
@@ -10,11 +13,59 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from domain import catalog, payment_links, rules
+from domain.currencies import EXPONENTS
 
+NOT_BLANK = rules.NOT_BLANK_PATTERN  # what the domain's "must not be empty" (strip()) leaves standing
+
+
+REF = "#/components/schemas/{name}"
+
+
+def metadata_value_components() -> dict[str, dict[str, Any]]:
+    """`MetadataValue{n}`: a metadata value whose arrays and objects nest at most n deep (with the
+    metadata object around them, METADATA_MAX_DEPTH); no NUL in any string or key."""
+    no_nul = r"^[^\x00]*$"
+    components: dict[str, dict[str, Any]] = {}
+    for levels in range(rules.METADATA_MAX_DEPTH):
+        kinds: list[dict[str, Any]] = [{"type": "null"}, {"type": "boolean"}, {"type": "number"},
+                                       {"type": "string", "pattern": no_nul}]
+        if levels:
+            inner = {"$ref": REF.format(name=f"MetadataValue{levels - 1}")}
+            kinds += [{"type": "array", "items": inner},
+                      {"type": "object", "additionalProperties": inner, "propertyNames": {"pattern": no_nul}}]
+        components[f"MetadataValue{levels}"] = {"anyOf": kinds}
+    return components
+
+
+def _id_of(noun: str) -> dict[str, Any]:
+    return {"description": f"the id of a {noun} of this account and mode; an id that names none is a 400 "
+                           "`resource_missing` naming this field"}
+
+
+def _ref(noun: str, *, not_blank: bool = False) -> Any:
+    extra = {**_id_of(noun), **({"pattern": NOT_BLANK} if not_blank else {})}
+    return Annotated[str, Meta(extra_json_schema=extra)]
+
+
+ProductId = _ref("product")
+PriceId = _ref("active price")
+CartPriceId = _ref("active price", not_blank=True)
+CartPackageId = _ref("active package", not_blank=True)
+CustomerId = _ref("customer")
+CouponId = _ref("redeemable coupon")
 Name = Annotated[str, Meta(max_length=rules.MAX_NAME_CHARS)]
-Metadata = Annotated[dict[str, Any], Meta(max_length=rules.METADATA_MAX_KEYS)]
+RequiredName = Annotated[str, Meta(max_length=rules.MAX_NAME_CHARS, extra_json_schema={"pattern": NOT_BLANK})]
+Metadata = Annotated[dict[str, Any], Meta(max_length=rules.METADATA_MAX_KEYS, extra_json_schema={
+    "propertyNames": {"minLength": 1, "maxLength": rules.METADATA_MAX_KEY_CHARS, "pattern": r"^[^\x00]*$"},
+    "additionalProperties": {"$ref": REF.format(name=f"MetadataValue{rules.METADATA_MAX_DEPTH - 1}")},
+    "description": f"at most {rules.METADATA_MAX_KEYS} keys of 1 to {rules.METADATA_MAX_KEY_CHARS} characters, "
+                   f"nesting at most {rules.METADATA_MAX_DEPTH} deep, at most {rules.METADATA_MAX_BYTES} bytes "
+                   "as JSON (a larger object is a 400 `metadata_too_large`)"})]
 AmountAtom = Annotated[int, Meta(ge=0, le=rules.MAX_AMOUNT_ATOM)]
-Currency = Annotated[str, Meta(min_length=3, max_length=3, description="ISO 4217, upper case")]
+Currency = Annotated[str, Meta(min_length=3, max_length=3, description="ISO 4217, upper case",
+                               extra_json_schema={"enum": sorted(EXPONENTS)})]
+Email = Annotated[str, Meta(max_length=rules.MAX_EMAIL_CHARS, extra_json_schema={"pattern": rules.EMAIL_PATTERN})]
+Time = Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class Request(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -28,13 +79,13 @@ class Response(msgspec.Struct, kw_only=True):
 # ---- requests -------------------------------------------------------------------------------
 
 class ProductCreate(Request, kw_only=True):
-    name: Name
-    description: str | None = None
+    name: RequiredName
+    description: Annotated[str, Meta(max_length=catalog.MAX_PRODUCT_DESCRIPTION_CHARS)] | None = None
     metadata: Metadata | None = None
 
 
 class PriceCreate(Request, kw_only=True):
-    product_id: str
+    product_id: ProductId
     unit_amount_atom: AmountAtom
     currency: Currency
     type: Literal["one_time", "recurring"] = "one_time"
@@ -43,23 +94,25 @@ class PriceCreate(Request, kw_only=True):
 
 
 class PackageCreate(Request, kw_only=True):
-    name: Name
-    price_ids: Annotated[list[str], Meta(min_length=1, max_length=catalog.PACKAGE_MAX_PRICES)]
+    name: RequiredName
+    price_ids: Annotated[list[PriceId], Meta(min_length=1, max_length=catalog.PACKAGE_MAX_PRICES,
+                                                          extra_json_schema={"uniqueItems": True})]
 
 
 class CouponCreate(Request, kw_only=True):
-    name: Name
+    name: RequiredName
     duration: Literal["once", "repeating", "forever"] = "once"
-    percent_off: Annotated[float, Meta(gt=0, le=100)] | None = None
+    percent_off: Annotated[float, Meta(gt=0, le=100, extra_json_schema={"multipleOf": 0.01})] | None = None
     amount_off_atom: Annotated[int, Meta(ge=1, le=rules.MAX_AMOUNT_ATOM)] | None = None
     currency: Currency | None = None
     duration_in_months: Annotated[int, Meta(ge=1, le=catalog.MAX_DURATION_IN_MONTHS)] | None = None
     max_redemptions: Annotated[int, Meta(ge=1, le=1_000_000_000)] | None = None
-    redeem_by: datetime | None = None
+    redeem_by: Annotated[Time, Meta(description="in the future: a time already passed is a 400 `time_passed`")] \
+        | None = None
 
 
 class CustomerCreate(Request, kw_only=True):
-    email: Annotated[str, Meta(max_length=rules.MAX_EMAIL_CHARS)]
+    email: Email
     name: Name | None = None
     metadata: Metadata | None = None
 
@@ -128,12 +181,14 @@ class CustomerOut(Owned, kw_only=True):
 # ---- payment links --------------------------------------------------------------------------
 
 PaymentMethod = Literal[tuple(payment_links.PAYMENT_METHODS)]  # type: ignore[valid-type]
-PaymentMethods = Annotated[list[PaymentMethod], Meta(min_length=1, max_length=len(payment_links.PAYMENT_METHODS))]
-Url = Annotated[str, Meta(max_length=rules.MAX_URL_CHARS, description="absolute http or https URL")]
+PaymentMethods = Annotated[list[PaymentMethod], Meta(min_length=1, max_length=len(payment_links.PAYMENT_METHODS),
+                                                     extra_json_schema={"uniqueItems": True})]
+Url = Annotated[str, Meta(max_length=rules.MAX_URL_CHARS, description="absolute http or https URL",
+                          extra_json_schema={"pattern": rules.URL_PATTERN})]
 
 
 class PaymentLinkLineItemIn(Request, kw_only=True):
-    price_id: str
+    price_id: CartPriceId
     quantity: Annotated[int, Meta(ge=1, le=payment_links.MAX_QUANTITY)] = 1
     description: Annotated[str, Meta(max_length=payment_links.MAX_DESCRIPTION_CHARS)] | None = None
 
@@ -143,9 +198,11 @@ class PaymentLinkCreate(Request, kw_only=True):
     mode: Literal[payment_links.MODES] = "payment"  # type: ignore[valid-type]
     line_items: Annotated[list[PaymentLinkLineItemIn],
                           Meta(min_length=1, max_length=payment_links.MAX_LINE_ITEMS)] | None = None
-    package_ids: Annotated[list[str], Meta(min_length=1, max_length=payment_links.MAX_PACKAGES)] | None = None
-    customer_id: str | None = None
-    coupon_id: str | None = None
+    package_ids: Annotated[list[CartPackageId],
+                           Meta(min_length=1, max_length=payment_links.MAX_PACKAGES,
+                                extra_json_schema={"uniqueItems": True})] | None = None
+    customer_id: CustomerId | None = None
+    coupon_id: CouponId | None = None
     free_trial_days: Annotated[int, Meta(ge=1, le=payment_links.MAX_TRIAL_DAYS)] | None = None
     success_url: Url | None = None
     return_url: Url | None = None
@@ -160,7 +217,7 @@ class PaymentLinkUpdate(Request, kw_only=True):
     """Only these fields may change; a field left out stays as it is, null removes it."""
 
     name: Name | None | UnsetType = UNSET
-    coupon_id: str | None | UnsetType = UNSET
+    coupon_id: CouponId | None | UnsetType = UNSET
     success_url: Url | None | UnsetType = UNSET
     return_url: Url | None | UnsetType = UNSET
     accepted_payment_methods: PaymentMethods | None | UnsetType = UNSET
@@ -278,3 +335,62 @@ class CheckoutSessionOut(Response, kw_only=True):
     payment_method_id: str | None
     subscription_id: str | None
     payment_status: Literal["unpaid", "paid", "no_payment_required"]
+
+
+# ---- rules between fields, for the document ---------------------------------------------------
+
+def _given(*names: str) -> dict[str, Any]:
+    """Each of `names` is present and not null."""
+    return {"required": list(names), "properties": {name: {"not": {"type": "null"}} for name in names}}
+
+
+def _is(name: str, *values: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"enum": list(values)}}}
+
+
+def _absent(*names: str) -> dict[str, Any]:
+    return {"not": {"anyOf": [_given(name) for name in names]}}
+
+
+def _link_cart_rules() -> dict[str, Any]:
+    """domain.payment_links.validate_new: setup sells nothing; payment and subscription sell line_items
+    or package_ids (one of them); only subscription takes free_trial_days."""
+    selling = {"properties": {"mode": {"enum": ["payment", "subscription"]}}}  # `mode` left out: payment
+    return {"allOf": [{"anyOf": [
+        {"allOf": [_is("mode", "setup"), _absent("line_items", "package_ids", "coupon_id", "free_trial_days")]},
+        {"allOf": [selling, {"anyOf": [_given("line_items"), _given("package_ids")]},
+                   {"not": _given("line_items", "package_ids")},
+                   {"anyOf": [_absent("free_trial_days"), _is("mode", "subscription")]}]},
+    ]}]}
+
+
+def _price_rules() -> dict[str, Any]:
+    """domain.catalog.validate_price_fields: only a recurring price has an interval, and it needs one."""
+    recurring = [{"allOf": [_given("interval"), _is("interval", interval),
+                            {"properties": {"interval_count": {"anyOf": [{"type": "null"}, {"maximum": most}]}}}]}
+                 for interval, most in catalog.MAX_INTERVAL_COUNT.items()]
+    return {"allOf": [{"anyOf": [
+        {"allOf": [{"properties": {"type": {"const": "one_time"}}}, _absent("interval", "interval_count")]},
+        {"allOf": [_is("type", "recurring"), {"anyOf": recurring}]},
+    ]}]}
+
+
+def _coupon_rules() -> dict[str, Any]:
+    """domain.catalog.validate_coupon_fields: percent_off, or amount_off_atom with its currency;
+    duration_in_months with a repeating duration only."""
+    return {"allOf": [
+        {"anyOf": [{"allOf": [_given("percent_off"), _absent("amount_off_atom", "currency")]},
+                   {"allOf": [_given("amount_off_atom", "currency"), _absent("percent_off")]}]},
+        {"anyOf": [{"allOf": [_is("duration", "repeating"), _given("duration_in_months")]},
+                   {"allOf": [{"properties": {"duration": {"enum": ["once", "forever"]}}},
+                              _absent("duration_in_months")]}]},
+    ]}
+
+
+# A shape -> what its component says beside its fields (api/openapi.py merges it in). Each is an
+# `allOf`, so that a generated client keeps one model per shape.
+RULES: dict[type, dict[str, Any]] = {
+    PaymentLinkCreate: _link_cart_rules(),
+    PriceCreate: _price_rules(),
+    CouponCreate: _coupon_rules(),
+}

@@ -1,6 +1,6 @@
 """The share URL under load: the real `GET /api/pay/share/{token}` (JSON) against two baselines.
 
-    python -m bench share [--connections 32] [--duration 5] [--rounds 3] [--matrix]
+    python -m bench share [--connections 32] [--duration 5] [--rounds 3] [--matrix [LABELS]]
 
 Each app runs under gunicorn with gunicorn.conf.py (the production settings) on a private port:
 the real app (`api.wsgi:app`), a bare Falcon app doing only the same I/O (bench/bare_apps.py:
@@ -35,12 +35,18 @@ from bench.common import (BIN, ROOT, Row, child, children_of, cpu_seconds, delet
                           peak_rss_kib, prepare_environment, scratch_database, seed_link, wait_until)
 
 WARMUP_SECONDS = 2
+BUFFERED = ["-k", "api.gunicorn_worker.Worker"]
+# (label, gunicorn arguments, environment): WEB_THREADS is the buffered worker's threads per process.
 MATRIX = [
-    ("sync 2", ["-k", "sync", "-w", "2"]),
-    ("sync 4", ["-k", "sync", "-w", "4"]),
-    ("sync 8", ["-k", "sync", "-w", "8"]),
-    ("gthread 2x4", ["-k", "gthread", "-w", "2", "--threads", "4"]),
-    ("gthread 4x2", ["-k", "gthread", "-w", "4", "--threads", "2"]),
+    ("sync 2", ["-k", "sync", "-w", "2"], {}),
+    ("sync 4", ["-k", "sync", "-w", "4"], {}),
+    ("sync 8", ["-k", "sync", "-w", "8"], {}),
+    ("gthread 2x4", ["-k", "gthread", "-w", "2", "--threads", "4"], {}),
+    ("gthread 4x2", ["-k", "gthread", "-w", "4", "--threads", "2"], {}),
+    ("buffered 2x2", [*BUFFERED, "-w", "2"], {"WEB_THREADS": "2"}),
+    ("buffered 2x4", [*BUFFERED, "-w", "2"], {"WEB_THREADS": "4"}),
+    ("buffered 4x1", [*BUFFERED, "-w", "4"], {"WEB_THREADS": "1"}),
+    ("buffered 4x2", [*BUFFERED, "-w", "4"], {"WEB_THREADS": "2"}),
 ]
 
 
@@ -194,8 +200,12 @@ def configured_workers(env: dict[str, str]) -> str:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    threads = config.get("threads", 1)
-    label = f"{config.get('worker_class', 'sync')} {config.get('workers', 1)}"
+    worker_class, threads = config.get("worker_class", "sync"), config.get("threads", 1)
+    if worker_class == BUFFERED[1]:
+        from runtime.settings import Settings
+
+        worker_class, threads = "buffered", Settings.from_env(env).web_threads
+    label = f"{worker_class} {config.get('workers', 1)}"
     return label + (f"x{threads}" if threads > 1 else "") + " (conf)"
 
 
@@ -224,7 +234,7 @@ def measure_message_bytes(settings, seeded) -> int:
     return len(CelerySender().message("checkout_sessions.create", [snapshot], task_id=session_id))
 
 
-def run(connections: int = 32, duration: float = 5, rounds: int = 3, matrix: bool = False) -> tuple[list[Row], str]:
+def run(connections: int = 32, duration: float = 5, rounds: int = 3, matrix: list[str] | None = None) -> tuple[list[Row], str]:
     import redis
 
     from runtime.settings import Settings
@@ -248,8 +258,8 @@ def run(connections: int = 32, duration: float = 5, rounds: int = 3, matrix: boo
                    start_server(stack, "bare I/O", "bench.bare_apps:io_app", default, [], bare_env, workdir),
                    start_server(stack, "constant", "bench.bare_apps:constant_app", default, [], bare_env, workdir)]
         if matrix:
-            servers += [start_server(stack, "real", "api.wsgi:app", label, worker_args, env, workdir)
-                        for label, worker_args in MATRIX]
+            servers += [start_server(stack, "real", "api.wsgi:app", label, worker_args, dict(env, **extra_env), workdir)
+                        for label, worker_args, extra_env in MATRIX if label in matrix]
         accounting = Accounting(url)
         stack.callback(accounting.close)
         results: list[list[dict]] = [[] for _ in servers]
@@ -295,10 +305,16 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=5, help="seconds of load per app and round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--matrix", action="store_true", help="also run the real app under other worker settings")
+    parser.add_argument("--matrix", nargs="?", const=",".join(label for label, _, _ in MATRIX), default="",
+                        help="also run the real app under other worker settings (all, or the labels given, "
+                             "comma-separated: 'sync 4,buffered 4x1')")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rows, text = run(args.connections, args.duration, args.rounds, args.matrix)
+    labels = [label.strip() for label in args.matrix.split(",") if label.strip()]
+    unknown = set(labels) - {label for label, _, _ in MATRIX}
+    if unknown:
+        parser.error(f"unknown --matrix labels: {', '.join(sorted(unknown))}")
+    rows, text = run(args.connections, args.duration, args.rounds, labels)
     print(text)
     print(f"(share bench: {time.perf_counter() - started:.0f} s)")
     return rows

@@ -26,6 +26,7 @@ MAX_INTERVAL_COUNT = {"day": 365, "week": 52, "month": 12, "year": 1}
 COUPON_DURATIONS = ("once", "repeating", "forever")
 MAX_DURATION_IN_MONTHS = 120
 PACKAGE_MAX_PRICES = 20
+MAX_PRODUCT_DESCRIPTION_CHARS = 5000
 
 
 @dataclass
@@ -87,7 +88,7 @@ def _save(uow: UnitOfWork, obj: Any) -> Any:
 
 def create_product(uow: UnitOfWork, owner: Owner, cmd: NewProduct) -> Product:
     require_text(cmd.name, "name")
-    require_text(cmd.description, "description", 5000, required=False)
+    require_text(cmd.description, "description", MAX_PRODUCT_DESCRIPTION_CHARS, required=False)
     metadata = require_metadata(cmd.metadata)
     return _save(uow, Product(**_owned_fields("prod", owner), name=cmd.name, description=cmd.description,
                               metadata_=metadata, active=True))
@@ -193,7 +194,7 @@ def validate_coupon_fields(cmd: NewCoupon, now: datetime) -> None:
         if cmd.redeem_by.tzinfo is None:
             raise invalid("redeem_by", "redeem_by must carry a time zone (RFC 3339)")
         if cmd.redeem_by <= now:
-            raise invalid("redeem_by", "redeem_by must be in the future")
+            raise invalid("redeem_by", "redeem_by must be in the future", "time_passed")
 
 
 def create_coupon(uow: UnitOfWork, owner: Owner, cmd: NewCoupon) -> Coupon:

@@ -35,7 +35,7 @@ def page(session: Session, model: Any, owner: Owner, query: PageQuery) -> Page:
     if not 1 <= query.limit <= LIMIT_MAX:
         raise invalid("limit", f"limit must be an integer from 1 to {LIMIT_MAX}")
     if query.starting_after and query.ending_before:
-        raise invalid("ending_before", "give starting_after or ending_before, not both")
+        raise invalid("ending_before", "give starting_after or ending_before, not both", "parameters_exclusive")
 
     key = tuple_(model.created_at, model.id)
     stmt = select(model).where(model.account_id == owner.account_id, model.livemode == owner.livemode)

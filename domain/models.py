@@ -136,10 +136,12 @@ class Customer(_Owned, Base):
 
 
 class IdempotencyKey(Base):
-    """The first response to a write made with an `Idempotency-Key`, kept for 24 hours."""
+    """The first response to a write made with an `Idempotency-Key`, kept for 24 hours. A key is
+    the account's in one mode: live and test keys never share one, as they share no object."""
 
     __tablename__ = "idempotency_keys"
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    livemode: Mapped[bool] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[int | None]

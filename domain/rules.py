@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from domain.currencies import is_currency
 from domain.errors import invalid
@@ -17,7 +16,19 @@ METADATA_MAX_KEY_CHARS = 40
 METADATA_MAX_BYTES = 8 * 1024
 METADATA_MAX_DEPTH = 5  # {"a": {"b": [1]}} is 3 deep; deeper is a document, not metadata
 MAX_EMAIL_CHARS = 512
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Written once, as regular expressions both Python and JSON Schema (ECMA-262) read alike, so that
+# /openapi.json states these rules exactly (api/schemas.py). So no \s (the two disagree on it):
+# WHITESPACE is what Python's str.isspace() and strip() call whitespace, spelled out, and NUL is
+# left out everywhere (PostgreSQL refuses it in text).
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN = rf"^[^\x00]*[^{WHITESPACE}\x00][^\x00]*$"
+EMAIL_PATTERN = rf"^[^@{WHITESPACE}\x00]+@[^@{WHITESPACE}\x00]+\.[^@{WHITESPACE}\x00]+$"
+# http or https (any case), `//`, an optional user, a host name or a bracketed IPv6 address, an
+# optional port, then a path, query or fragment; no whitespace anywhere.
+URL_PATTERN = (rf"^[Hh][Tt][Tt][Pp][Ss]?://([^{WHITESPACE}/?#@\x00]*@)?"
+               rf"([^{WHITESPACE}/?#@:\[\]\x00]+|\[[0-9A-Fa-f:.]+\])(:[0-9]*)?([/?#][^{WHITESPACE}\x00]*)?$")
+_EMAIL = re.compile(EMAIL_PATTERN)
+_URL = re.compile(URL_PATTERN)
 
 
 def require_text(value: str | None, param: str, max_chars: int = MAX_NAME_CHARS, *, required: bool = True) -> None:
@@ -58,12 +69,14 @@ def require_metadata(metadata: dict[str, Any] | None, param: str = "metadata") -
         raise invalid(param, f"{param} may have at most {METADATA_MAX_KEYS} keys")
     for key in metadata:
         if not key or len(key) > METADATA_MAX_KEY_CHARS:
-            raise invalid(f"{param}.{key[:METADATA_MAX_KEY_CHARS]}", f"{param} keys must be 1 to {METADATA_MAX_KEY_CHARS} characters")
+            # A long key is named by its start; an empty one has no name, so the object is named.
+            raise invalid(f"{param}.{key[:METADATA_MAX_KEY_CHARS]}" if key else param,
+                          f"{param} keys must be 1 to {METADATA_MAX_KEY_CHARS} characters")
     if _depth(metadata) > METADATA_MAX_DEPTH:
         raise invalid(param, f"{param} may nest objects and arrays at most {METADATA_MAX_DEPTH} deep")
     encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode()
     if len(encoded) > METADATA_MAX_BYTES:
-        raise invalid(param, f"{param} must be at most {METADATA_MAX_BYTES} bytes as JSON")
+        raise invalid(param, f"{param} must be at most {METADATA_MAX_BYTES} bytes as JSON", "metadata_too_large")
     if b"\\u0000" in encoded:
         raise invalid(param, f"{param} must not contain NUL characters")  # PostgreSQL jsonb refuses them
     return metadata
@@ -90,11 +103,7 @@ def require_url(url: str | None, param: str) -> None:
         return
     if len(url) > MAX_URL_CHARS:
         raise invalid(param, f"{param} must be at most {MAX_URL_CHARS} characters")
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+    if not _URL.fullmatch(url):
         raise invalid(param, f"{param} must be an absolute http or https URL")
 
 

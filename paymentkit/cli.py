@@ -8,6 +8,8 @@
     paymentkit sessions stats                JSON: open, complete, expired, due_now, oldest_overdue_seconds
     paymentkit sessions pending [--limit N]  the next open sessions to expire, overdue ones first
     paymentkit sessions expire-due           run one expiry sweep now (with its follow-up jobs)
+    paymentkit metrics serve                 Prometheus metrics of this host's processes on
+                                             METRICS_HOST:METRICS_PORT (127.0.0.1:9100)
     paymentkit dev run | test [ARGS] | exec CMD   make sure PostgreSQL and Redis answer (starting
                                              private ones if needed), then run, test or run CMD
 
@@ -124,6 +126,27 @@ def _sessions_expire_due(args: argparse.Namespace) -> int:
     return 0 if result.ran else 3
 
 
+def _metrics_serve(args: argparse.Namespace) -> int:
+    """The Procfile's `metrics`: what every web and worker process counted, on a loopback port."""
+    from runtime import metrics
+    from runtime.settings import Settings
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        print("paymentkit: set PROMETHEUS_MULTIPROC_DIR to the folder the web and worker processes write their "
+              "metrics to (make run does)", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    try:
+        server, thread = metrics.start_server(settings.metrics_host, settings.metrics_port)
+    except OSError as error:
+        print(f"paymentkit: metrics cannot listen on {settings.metrics_host}:{settings.metrics_port} ({error.strerror}); "
+              f"set METRICS_PORT", file=sys.stderr)
+        return 1
+    print(f"metrics on http://{settings.metrics_host}:{server.server_port}/metrics", flush=True)
+    thread.join()
+    return 0
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     from runtime.settings import Settings
 
@@ -145,17 +168,19 @@ def _dev(args: argparse.Namespace) -> int:
         port = os.environ.setdefault("PORT", "8000")
         base = os.environ.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
         print("\n".join(servers.describe(urls, given)), flush=True)
-        print(f"PaymentKit on {base}  (readiness: {base}/readyz, API reference: {base}/docs)\n"
+        metrics_at = f"http://{os.environ.get('METRICS_HOST') or '127.0.0.1'}:{os.environ.get('METRICS_PORT') or '9100'}"
+        print(f"PaymentKit on {base}  (readiness: {base}/readyz, API reference: {base}/docs; "
+              f"metrics, this host only: {metrics_at}/metrics)\n"
               f"Make an account:  .venv/bin/paymentkit accounts create --name 'My shop'\n"
               f"Then a dashboard user:  .venv/bin/paymentkit users create --account acct_... --email you@example.com\n"
               f"and sign in at {base}/dashboard", flush=True)
-        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # metrics of all processes, added up by /metrics
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # every process's metrics, added up by `metrics`
             metrics_dir = servers.DATA_DIR / "prometheus"
             shutil.rmtree(metrics_dir, ignore_errors=True)
             metrics_dir.mkdir(parents=True)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         os.chdir(ROOT)
-        return _run_procfile(bin_dir / "honcho", args.extra or ["web", "worker", "beat"],
+        return _run_procfile(bin_dir / "honcho", args.extra or ["web", "worker", "beat", "metrics"],
                              stop_servers=servers.uses_embedded(urls))
     if args.what == "exec":
         if not args.extra:
@@ -218,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     pending.add_argument("--limit", type=int, default=20)
     pending.set_defaults(func=_sessions_pending)
     sessions.add_parser("expire-due", help="run one expiry sweep now").set_defaults(func=_sessions_expire_due)
+
+    metrics = sub.add_parser("metrics", help="Prometheus metrics").add_subparsers(dest="action", required=True)
+    metrics.add_parser("serve", help="serve this host's metrics on METRICS_HOST:METRICS_PORT").set_defaults(
+        func=_metrics_serve)
 
     db = sub.add_parser("db", help="the database schema").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)

@@ -1,15 +1,16 @@
-"""Prometheus metrics, shared by the web and worker processes.
+"""Prometheus metrics, shared by the web and worker processes, and the loopback server that shows them.
 
 Under gunicorn and Celery's prefork pool every process counts on its own; with
-PROMETHEUS_MULTIPROC_DIR set (`make run` sets it) they write to files there and `/metrics`
-adds them up. Without it (tests, a single process) the default registry is used.
+PROMETHEUS_MULTIPROC_DIR set (`make run` sets it) they write to files there and the metrics
+server (`paymentkit metrics serve`, the Procfile's `metrics`) adds them up. Without it (tests, a
+single process) the default registry is used. The counts are business volumes, so they are not
+on the public port: the server binds METRICS_HOST:METRICS_PORT, 127.0.0.1:9100 by default.
 """
 from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, start_wsgi_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
 SHARE_OPENS = Counter("paymentkit_share_opens_total", "Share URL opens that made a checkout session")
@@ -24,10 +25,15 @@ EXPIRY_LAG = Gauge("paymentkit_expiry_lag_seconds",
                    multiprocess_mode="mostrecent")
 
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics text of every process of this host (or of this process alone)."""
+def registry() -> CollectorRegistry:
+    """The metrics of every process of this host (or of this process alone)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        summed = CollectorRegistry()
+        MultiProcessCollector(summed)
+        return summed
+    return REGISTRY
+
+
+def start_server(host: str, port: int):
+    """`GET /metrics` on host:port in a thread of this process; (server, thread)."""
+    return start_wsgi_server(port, addr=host, registry=registry())

@@ -39,6 +39,12 @@ class Settings:
     # Prefix for every Redis key this process writes (limiter and broker); tests set their own.
     redis_key_prefix: str = ""
     db_pool_size: int = 4
+    # Where `paymentkit metrics serve` shows the Prometheus metrics: loopback only by default,
+    # since the counts are business volumes (never on the public port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9100
+    # Threads per gunicorn worker that run complete requests (api/gunicorn_worker.py).
+    web_threads: int = 4
     max_body_bytes: int = 1024 * 1024
     # Signs checkout tokens. Set SECRET_KEY in production; by default a random key is kept in
     # .data/secret_key so that every process of one installation shares it.
@@ -68,6 +74,9 @@ class Settings:
             trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
             redis_key_prefix=env.get("REDIS_KEY_PREFIX", ""),
             db_pool_size=_int(env, "DB_POOL_SIZE", 4),
+            web_threads=_int(env, "WEB_THREADS", 4),
+            metrics_host=env.get("METRICS_HOST") or "127.0.0.1",
+            metrics_port=_int(env, "METRICS_PORT", 9100),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
             secret_key=secret_key,
             encryption_key=env["ENCRYPTION_KEY"].encode() if env.get("ENCRYPTION_KEY") else secret_key,

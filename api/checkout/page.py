@@ -39,6 +39,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 _QUANTITY_FIELD = re.compile(r"line_items\[([0-9]{1,3})\]\.quantity")
 _QUANTITY_PARAM = re.compile(r"line_items\[([0-9]+)\]")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+_CSP_ORIGIN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")  # nothing else in a CSP
 NOT_EDITABLE = "The quantities of this checkout cannot be changed."
 NOT_TAKING_PAYMENTS = "This merchant is not taking payments yet."
 COUPON_REMOVED = ("The discount is no longer available, so it has been removed. No payment was taken: "
@@ -216,6 +217,11 @@ class CheckoutPage:
                    message="The form could not be read. Please go back and try again.")
             return None
 
+    def _form_origins(self, session: CheckoutSession) -> tuple[str, ...]:
+        """Where the page's forms go (this origin) and where Pay and Cancel redirect to."""
+        origins = [*self._origins, html.origin_of(session.success_url or ""), html.origin_of(session.return_url or "")]
+        return tuple(dict.fromkeys(o for o in origins if _CSP_ORIGIN.fullmatch(o)))
+
     def _page_url(self, token: str) -> str:
         return f"{self._settings.checkout_base_url}/checkout/{token}"
 
@@ -244,7 +250,7 @@ class CheckoutPage:
         elif session.failed_attempts >= checkout_payments.MAX_DECLINES:
             notice = notice or LOCKED
         base = self._page_url(session.checkout_token)
-        render(resp, "page.html", status=status, session=session, lines=_lines(session), trial=_trial(session),
+        render(resp, "page.html", status=status, form_origins=self._form_origins(session), session=session, lines=_lines(session), trial=_trial(session),
                methods=[PAYMENT_METHODS.get(m, m) for m in session.accepted_payment_methods or []],
                time_left=html.time_left(session.expires_at, now), expires_at=session.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
                pay_label=_pay_label(session), percent_off=_percent_off(session), notice=notice, error=error,

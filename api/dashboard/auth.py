@@ -15,8 +15,7 @@ import falcon
 
 from api import html
 from api.client_ip import client_ip
-from api.dashboard.web import PREFIX, BadForm, Cookies, read_form, redirect, render, safe_next
-from api.errors import ApiError
+from api.dashboard.web import PREFIX, Cookies, read_form, redirect, render, safe_next
 from api.ratelimit import RateLimiter
 from domain import users
 from domain.queries import Owner
@@ -68,10 +67,8 @@ class DashboardAuth:
     def _check_csrf(self, req, resp, signed_in: bool) -> None:
         if not html.from_our_pages(req, _our_origins(req, self._settings)):
             return _forbidden(req, resp, "The form was sent from another site.")
-        try:
-            sent = read_form(req, self._settings.max_body_bytes).get("csrf_token")
-        except (BadForm, ApiError):
-            sent = ""
+        # A body that is no readable form is a 400 or 413 (BadForm), not a "form expired".
+        sent = read_form(req, self._settings.max_body_bytes).get("csrf_token")
         if signed_in:
             expected = req.context.web_session.csrf_token
         else:

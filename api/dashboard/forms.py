@@ -18,7 +18,9 @@ from domain.rules import require_currency
 LINK_ROWS = payment_links.MAX_LINE_ITEMS
 ROW_FIELDS = ("price_id", "quantity", "description")
 FORM_WIDE = "__form__"
-_INDEX = re.compile(r"\[\d+\]$|\.[^.\[\]]+$")
+_INDEX = re.compile(r"\[[0-9]+\]$|\.[^.\[\]]+$")
+# Numbers are ASCII digits only: Python's \d, int() and Decimal() also read other scripts' digits
+# (a price typed as "１２" would be 12), so every pattern here says [0-9].
 
 
 def field_for(param: str | None, fields: set[str]) -> str:
@@ -47,7 +49,7 @@ def whole_number(form: Form, name: str, default: int | None = None, param: str |
     text = form.get(name)
     if not text:
         return default
-    if not re.fullmatch(r"-?\d{1,9}", text):
+    if not re.fullmatch(r"-?[0-9]{1,9}", text):
         raise invalid(param or name, f"{param or name} must be a whole number")
     return int(text)
 
@@ -56,7 +58,7 @@ def amount_atoms(text: str, currency: str, param: str) -> int:
     """`"19.99"` in USD -> 1999: the amount as people write it, in the currency's smallest unit."""
     require_currency(currency)
     digits = exponent(currency)
-    if not re.fullmatch(r"\d{1,12}(\.\d+)?", text):
+    if not re.fullmatch(r"[0-9]{1,12}(\.[0-9]+)?", text):
         raise invalid(param, f"enter the amount as digits with at most {digits} decimal places, like "
                              f"{'19.99' if digits == 2 else '1999' if digits == 0 else '1.' + '9' * digits}")
     value = Decimal(text)
@@ -139,7 +141,7 @@ def coupon_command(form: Form) -> catalog.NewCoupon:
         currency = form.get("currency").upper()
         amount_off = amount_atoms(form.get("amount_off"), currency, "amount_off")
     else:
-        if not re.fullmatch(r"\d{1,3}(\.\d{1,6})?", form.get("percent_off")):
+        if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,6})?", form.get("percent_off")):
             raise invalid("percent_off", "enter the percentage as a number, like 20 or 12.5")
         percent_off = Decimal(form.get("percent_off"))
     duration = form.get("duration") or "once"

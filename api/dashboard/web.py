@@ -10,6 +10,7 @@ import falcon
 from falcon.uri import parse_query_string
 
 from api import html
+from api.errors import ApiError
 from api.http import raw_body
 from domain.errors import NotFound
 
@@ -101,7 +102,11 @@ class Cookies:
 # ---- forms ------------------------------------------------------------------------------------
 
 class BadForm(Exception):
-    """The body is not a form we can read at all (wrong type, not UTF-8, too large)."""
+    """The body is not a form we can read at all: 400 (wrong type, not UTF-8) or 413 (too large)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
 
 
 class Form:
@@ -140,13 +145,15 @@ def read_form(req: falcon.Request, max_bytes: int) -> Form:
         raise BadForm("Send the form as application/x-www-form-urlencoded.")
     try:
         text = raw_body(req, max_bytes).decode("utf-8")
+    except ApiError as too_large:
+        raise BadForm(too_large.message, too_large.status) from None
     except UnicodeDecodeError:
         raise BadForm("The form is not valid UTF-8.") from None
     return Form(parse_query_string(text, keep_blank=True, csv=False))
 
 
 def handle_bad_form(req, resp, ex: BadForm, params) -> None:
-    render(req, resp, "message.html", status=400, title="The form could not be read", message=str(ex))
+    render(req, resp, "message.html", status=ex.status, title="The form could not be read", message=str(ex))
 
 
 # ---- newest-first pages -----------------------------------------------------------------------

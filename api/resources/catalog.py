@@ -100,14 +100,15 @@ def add_routes(app, max_body_bytes: int) -> list[Operation]:
         item_path = f"{collection_path}/{{object_id}}"
         app.add_route(collection_path, Collection(noun, max_body_bytes))
         app.add_route(item_path, (ActivatableItem if noun.has_active else Item)(noun, max_body_bytes))
-        singular = noun.path[:-1]
+        singular, tag = noun.path[:-1], noun.path
         operations += [
-            Operation("POST", collection_path, f"Create a {singular}", noun.out, noun.create_shape),
-            Operation("GET", collection_path, f"List {noun.path}, newest first", schemas.list_of(noun.out),
-                      query=PAGE_QUERY),
-            Operation("GET", item_path, f"Retrieve a {singular}", noun.out),
+            Operation("POST", collection_path, f"create_{singular}", tag, f"Create a {singular}", noun.out,
+                      noun.create_shape),
+            Operation("GET", collection_path, f"list_{noun.path}", tag, f"List {noun.path}, newest first",
+                      schemas.list_of(noun.out), query=PAGE_QUERY),
+            Operation("GET", item_path, f"retrieve_{singular}", tag, f"Retrieve a {singular}", noun.out),
         ]
         if noun.has_active:
-            operations.append(Operation("PATCH", item_path, f"Activate or deactivate a {singular}", noun.out,
-                                        schemas.ActiveUpdate))
+            operations.append(Operation("PATCH", item_path, f"update_{singular}", tag,
+                                        f"Activate or deactivate a {singular}", noun.out, schemas.ActiveUpdate))
     return operations

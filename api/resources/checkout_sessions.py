@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from api import schemas, serializers
 from api.http import PAGE_PARAMS, one_of, page_query, parse_query, respond, str_param
-from api.openapi import PAGE_QUERY, Operation, QueryParam
+from api.openapi import ID_QUERY, PAGE_QUERY, Operation, QueryParam
 from domain import checkout_sessions
 from domain.db import utcnow
 from runtime import metrics
@@ -17,7 +17,7 @@ from runtime.settings import Settings
 STATUSES = tuple(status.value for status in checkout_sessions.Status)
 LIST_PARAMS = {**PAGE_PARAMS, "payment_link_id": str_param, "status": one_of(*STATUSES)}
 LIST_QUERY = PAGE_QUERY + (
-    QueryParam("payment_link_id", {"type": "string"}, "only sessions made from this link"),
+    QueryParam("payment_link_id", ID_QUERY, "only sessions made from this link"),
     QueryParam("status", {"enum": list(STATUSES)}, "the effective status: `open` leaves out sessions past "
                                                     "expires_at, `expired` includes them"),
 )
@@ -68,9 +68,10 @@ def add_routes(app, settings: Settings) -> list[Operation]:
     app.add_route(item_path, Item(settings))
     app.add_route(expire_path, Expire(settings))
     out = schemas.CheckoutSessionOut
+    tag = "checkout_sessions"
     return [
-        Operation("GET", collection_path, "List checkout sessions, newest first", schemas.list_of(out),
-                  query=LIST_QUERY),
-        Operation("GET", item_path, "Retrieve a checkout session", out),
-        Operation("POST", expire_path, "Expire an open checkout session now", out),
+        Operation("GET", collection_path, "list_checkout_sessions", tag, "List checkout sessions, newest first",
+                  schemas.list_of(out), query=LIST_QUERY),
+        Operation("GET", item_path, "retrieve_checkout_session", tag, "Retrieve a checkout session", out),
+        Operation("POST", expire_path, "expire_checkout_session", tag, "Expire an open checkout session now", out),
     ]

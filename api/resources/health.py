@@ -1,11 +1,19 @@
 """`/healthz`: the process is alive. `/readyz`: PostgreSQL and Redis answer (and the broker's
-Redis too, when the rate limiter has a Redis of its own)."""
+Redis too, when the rate limiter has a Redis of its own).
+
+Both are on the public port for load balancers, so they say only ok or not: which dependency is
+down (and how the deployment is split) goes to the web log, for the operator.
+"""
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy import text
 
 from api.http import respond
 from api.openapi import Operation
+
+log = logging.getLogger("paymentkit.api")
 
 
 class Health:
@@ -28,9 +36,9 @@ class Ready:
         if self._broker is not None:
             checks["broker"] = self._ping(self._broker)
         down = [name for name, ok in checks.items() if not ok]
-        body = {"status": "unavailable" if down else "ready", "down": down,
-                "checks": {name: ("ok" if ok else "down") for name, ok in checks.items()}}
-        respond(resp, body, 503 if down else 200)
+        if down:
+            log.warning("not ready: %s down", ", ".join(down))
+        respond(resp, {"status": "unavailable" if down else "ready"}, 503 if down else 200)
 
     def _postgres_ok(self) -> bool:
         try:
@@ -49,6 +57,7 @@ class Ready:
 
 
 OPERATIONS = [
-    Operation("GET", "/healthz", "Is the process alive", public=True),
-    Operation("GET", "/readyz", "Do PostgreSQL and Redis answer", public=True, extra_responses={503: "A dependency is down"}),
+    Operation("GET", "/healthz", "check_health", "health", "Is the process alive", public=True),
+    Operation("GET", "/readyz", "check_readiness", "health", "Do PostgreSQL and Redis answer", public=True,
+              extra_responses={503: "A dependency is down"}),
 ]

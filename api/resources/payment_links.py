@@ -7,7 +7,7 @@ import msgspec
 from api import schemas, serializers
 from api.http import (PAGE_PARAMS, bool_param, one_of, page_query, parse_query, read_json, respond, str_param,
                       time_param)
-from api.openapi import PAGE_QUERY, Operation, QueryParam
+from api.openapi import ID_QUERY, PAGE_QUERY, TIME_QUERY, Operation, QueryParam
 from domain import payment_links
 from runtime.settings import Settings
 
@@ -22,9 +22,9 @@ LIST_PARAMS = {
 LIST_QUERY = PAGE_QUERY + (
     QueryParam("is_active", {"type": "boolean"}),
     QueryParam("mode", {"enum": list(payment_links.MODES)}),
-    QueryParam("customer_id", {"type": "string"}),
-    QueryParam("created[gte]", {"type": "string"}, "RFC 3339 time or Unix seconds: created at or after"),
-    QueryParam("created[lte]", {"type": "string"}, "RFC 3339 time or Unix seconds: created at or before"),
+    QueryParam("customer_id", ID_QUERY, "only links of this customer"),
+    QueryParam("created[gte]", TIME_QUERY, "RFC 3339 time or Unix seconds: created at or after"),
+    QueryParam("created[lte]", TIME_QUERY, "RFC 3339 time or Unix seconds: created at or before"),
 )
 
 
@@ -81,10 +81,15 @@ def add_routes(app, settings: Settings) -> list[Operation]:
     app.add_route(collection_path, Collection(settings))
     app.add_route(item_path, Item(settings))
     out = schemas.PaymentLinkOut
+    tag = "payment_links"
     return [
-        Operation("POST", collection_path, "Create a payment link", out, schemas.PaymentLinkCreate),
-        Operation("GET", collection_path, "List payment links, newest first", schemas.list_of(out), query=LIST_QUERY),
-        Operation("GET", item_path, "Retrieve a payment link", out),
-        Operation("PATCH", item_path, "Change a payment link", out, schemas.PaymentLinkUpdate),
-        Operation("DELETE", item_path, "Deactivate a payment link (soft delete, repeatable)", out),
+        Operation("POST", collection_path, "create_payment_link", tag, "Create a payment link", out,
+                  schemas.PaymentLinkCreate),
+        Operation("GET", collection_path, "list_payment_links", tag, "List payment links, newest first",
+                  schemas.list_of(out), query=LIST_QUERY),
+        Operation("GET", item_path, "retrieve_payment_link", tag, "Retrieve a payment link", out),
+        Operation("PATCH", item_path, "update_payment_link", tag, "Change a payment link", out,
+                  schemas.PaymentLinkUpdate),
+        Operation("DELETE", item_path, "deactivate_payment_link", tag,
+                  "Deactivate a payment link (soft delete, repeatable)", out),
     ]

@@ -86,7 +86,7 @@ class Share:
 
 
 OPERATIONS = [
-    Operation("GET", "/api/pay/share/{secure_token}", "Open a payment link: make a checkout session",
-              schemas.ShareOut, public=True, extra_responses={303: "Browser: redirect to the hosted checkout",
+    Operation("GET", "/api/pay/share/{secure_token}", "open_share_link", "share",
+              "Open a payment link: make a checkout session", schemas.ShareOut, public=True, extra_responses={303: "Browser: redirect to the hosted checkout",
                                                               503: "The session could not be enqueued"}),
 ]

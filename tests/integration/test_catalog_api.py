@@ -196,7 +196,7 @@ def test_price_rules(merchant, other_merchant, uow_factory):
     cases = [
         ({**base, "unit_amount_atom": -1}, "unit_amount_atom"),
         ({**base, "unit_amount_atom": 10.5}, "unit_amount_atom"),
-        ({**base, "unit_amount_atom": 10.0}, "unit_amount_atom"),
+        ({**base, "unit_amount_atom": 10.25}, "unit_amount_atom"),  # 10.0 is the integer 10, as in JSON Schema
         ({**base, "unit_amount_atom": "10"}, "unit_amount_atom"),
         ({**base, "unit_amount_atom": True}, "unit_amount_atom"),
         ({**base, "unit_amount_atom": None}, "unit_amount_atom"),
@@ -340,6 +340,7 @@ def test_metadata_rules(merchant, uow_factory, noun, base):
         assert param == "metadata" or param.startswith("metadata."), param
     assert merchant.post(f"/{noun}", json={**base, "metadata": {"k" * 41: "v"}}).json["error"]["param"] == (
         "metadata." + "k" * 40)
+    assert merchant.post(f"/{noun}", json={**base, "metadata": {"": "v"}}).json["error"]["param"] == "metadata"
     assert count(uow_factory, MODELS[noun], merchant.account_id) == before
     at_limits = {f"k{i:02d}": "v" for i in range(49)} | {"k" * 40: {"nested": [1, 2.5, None, True]}}
     assert merchant.ok("POST", f"/{noun}", {**base, "metadata": at_limits})["metadata"] == at_limits

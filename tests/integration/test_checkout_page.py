@@ -348,3 +348,22 @@ def test_posts_must_be_forms_from_the_checkout_origin(client, merchant, uow_fact
 
     same_origin = post(client, token, "pay", headers={"Origin": settings.checkout_base_url + ":443"})
     assert same_origin.status_code == 303
+
+
+def test_forms_may_go_exactly_where_the_page_sends_them(client, merchant, uow_factory, settings):
+    """One referrer policy; form-action names the checkout origin and the origins Pay and Cancel
+    redirect to (browsers check a form's redirects too), nothing else (it allowed any http/https)."""
+    token = open_session(uow_factory, settings, make_link(
+        merchant, success_url="https://Shop.example/thanks", return_url="http://back.example:8080/cart"))
+    bare = open_session(uow_factory, settings, make_link(merchant))
+    shown, plain, other = page(client, token), page(client, bare), page(client, "x" * 40)
+    assert re.findall(r'<meta name="referrer"[^>]*>', shown.text) == ['<meta name="referrer" content="same-origin">']
+    assert len(re.findall(r'<meta name="referrer"', other.text)) == 1
+
+    def form_action(answer) -> str:
+        return next(part.strip() for part in answer.headers["content-security-policy"].split(";")
+                    if part.strip().startswith("form-action"))
+
+    assert form_action(shown) == "form-action https://checkout.example.test https://shop.example http://back.example:8080"
+    assert form_action(plain) == "form-action https://checkout.example.test"
+    assert form_action(other) == "form-action 'none'"  # a page without forms

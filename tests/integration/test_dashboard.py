@@ -379,6 +379,9 @@ def test_catalog_from_nothing_product_price_package_coupon(browser, user, uow_fa
     ({"unit_amount": "19.999", "currency": "USD"}, "unit_amount", "at most 2 decimal places"),
     ({"unit_amount": "1.5", "currency": "JPY"}, "unit_amount", "at most 0 decimal places"),
     ({"unit_amount": "ten", "currency": "USD"}, "unit_amount", "enter the amount as digits"),
+    # Python's int() and Decimal() read any script's digits: "１２" must not become 12.00 EUR
+    ({"unit_amount": "１２", "currency": "EUR"}, "unit_amount", "enter the amount as digits"),
+    ({"unit_amount": "12.５0", "currency": "EUR"}, "unit_amount", "enter the amount as digits"),
     ({"unit_amount": "999999999999", "currency": "USD"}, "unit_amount", "unit_amount_atom must be an integer from 0"),
     ({"unit_amount": "10", "currency": "XYZ"}, "currency", "ISO 4217"),
     ({"unit_amount": "10", "currency": "USD", "type": "recurring", "interval": "year", "interval_count": "2"},
@@ -401,6 +404,9 @@ def test_coupon_form_errors_come_from_the_domain(browser):
     result = browser.submit("/dashboard/coupons", {"name": "Months?", "kind": "percent", "percent_off": "10",
                                                    "duration": "repeating"})
     assert "needs duration_in_months" in error_next_to(result.text, "duration_in_months")
+    result = browser.submit("/dashboard/coupons", {"name": "Wide", "kind": "percent", "percent_off": "１０",
+                                                   "duration": "once"})
+    assert "enter the percentage as a number" in error_next_to(result.text, "percent_off")
     result = browser.submit("/dashboard/products", {"name": "  "})
     assert error_next_to(result.text, "name") == "name must not be empty"
 
@@ -488,6 +494,9 @@ def test_create_a_link_of_each_mode(browser, user, catalog, uow_factory):
      "line_items[1].price_id", "share one currency"),
     ({"line_items[0].price_id": "mug", "line_items[0].quantity": "two"},
      "line_items[0].quantity", "must be a whole number"),
+    ({"line_items[0].price_id": "mug", "line_items[0].quantity": "２"},
+     "line_items[0].quantity", "must be a whole number"),
+    ({"line_items[0].price_id": "mug", "expires_in_hours": "２４"}, "expires_in_hours", "must be a whole number"),
     ({}, "line_items", "a payment link needs line_items or package_ids"),
     ({"mode": "subscription", "line_items[0].price_id": "mug"}, "line_items",
      "needs at least one recurring price"),
@@ -614,3 +623,17 @@ def test_a_session_of_another_account_or_mode_is_not_found(browser, user, catalo
     live = user.ok("POST", "/payment-links", {"mode": "setup"})
     session_id = make_session(uow_factory, settings, live)
     assert browser.get(f"/dashboard/checkout-sessions/{session_id}").status_code == 404
+
+
+def test_an_unreadable_form_is_413_or_400_not_an_expired_form(browser, settings):
+    """Too large and not UTF-8 answer like the API (413, 400), before any CSRF verdict (they were a
+    403 "This form has expired")."""
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    too_large = browser.client.simulate_post("/dashboard/products", headers=headers, remote_addr=browser.ip,
+                                             body=b"name=" + b"x" * settings.max_body_bytes)
+    not_utf8 = browser.client.simulate_post("/dashboard/products", headers=headers, remote_addr=browser.ip,
+                                            body=b"name=\xff\xfe")
+    assert (too_large.status_code, not_utf8.status_code) == (413, 400)
+    assert "This form has expired" not in too_large.text + not_utf8.text
+    assert "The form could not be read" in too_large.text and "not valid UTF-8" in not_utf8.text

@@ -202,20 +202,20 @@ def test_healthz(client):
 def test_readyz_when_everything_answers(client):
     result = client.simulate_get("/readyz")
     assert result.status_code == 200
-    assert result.json == {"status": "ready", "down": [], "checks": {"postgresql": "ok", "redis": "ok"}}
+    assert result.json == {"status": "ready"}  # public: nothing about how the deployment is split
 
 
-def test_readyz_names_redis_when_it_does_not_answer(settings, deps):
+def test_readyz_names_redis_in_the_log_only_when_it_does_not_answer(settings, deps, caplog):
     from api.app import create_app
 
     dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1, socket_timeout=1)
     result = testing.TestClient(create_app(settings, replace(deps, redis=dead))).simulate_get("/readyz")
     assert result.status_code == 503
-    assert result.json["down"] == ["redis"]
-    assert result.json["checks"] == {"postgresql": "ok", "redis": "down"}
+    assert result.json == {"status": "unavailable"}
+    assert "not ready: redis down" in caplog.text
 
 
-def test_readyz_names_postgresql_when_it_does_not_answer(settings, deps):
+def test_readyz_names_postgresql_in_the_log_only_when_it_does_not_answer(settings, deps, caplog):
     from api.resources.health import Ready
     from domain.db import make_engine
 
@@ -227,5 +227,5 @@ def test_readyz_names_postgresql_when_it_does_not_answer(settings, deps):
     finally:
         engine.dispose()
     assert result.status_code == 503
-    assert result.json["down"] == ["postgresql"]
-    assert result.json["checks"] == {"postgresql": "down", "redis": "ok"}
+    assert result.json == {"status": "unavailable"}
+    assert "not ready: postgresql down" in caplog.text

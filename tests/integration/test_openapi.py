@@ -60,6 +60,76 @@ def test_operation_ids_are_unique(doc):
     assert len(ids) == len(set(ids))
 
 
+def test_each_operation_has_a_name_and_a_tag_of_its_resource(doc):
+    """(tests/integration/test_openapi_client.py generates a client from these.)"""
+    named = {(method, path): (op["operationId"], op["tags"]) for path, ops in doc["paths"].items()
+             for method, op in ops.items()}
+    assert named[("post", "/api/{account_id}/payment-links")] == ("create_payment_link", ["payment_links"])
+    assert named[("get", "/api/pay/share/{secure_token}")] == ("open_share_link", ["share"])
+    assert named[("delete", "/api/{account_id}/payment-links/{link_id}")] == ("deactivate_payment_link",
+                                                                               ["payment_links"])
+    assert named[("patch", "/api/{account_id}/coupons/{object_id}")] == ("update_coupon", ["coupons"])
+    declared = {tag["name"] for tag in doc["tags"]}
+    assert all(len(tags) == 1 and tags[0] in declared for _, tags in named.values())
+
+
+def validator(doc, shape: str):
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for({"$ref": f"#/components/schemas/{shape}", "components": doc["components"]},
+                                       validate_formats=True)
+
+
+@pytest.mark.parametrize("shape, body", [
+    ("ProductCreate", {"name": ""}),
+    ("ProductCreate", {"name": " \u3000"}),
+    ("CustomerCreate", {"email": ""}),
+    ("CustomerCreate", {"email": "a\u001e@example.com"}),
+    ("CouponCreate", {"name": "c", "percent_off": 5, "redeem_by": ""}),
+    ("CouponCreate", {"name": "c", "amount_off_atom": 5, "currency": "000"}),
+    ("CouponCreate", {"name": "c", "percent_off": 5, "amount_off_atom": 5}),
+    ("CouponCreate", {"name": "c", "percent_off": 5, "duration": "repeating"}),
+    ("PriceCreate", {"product_id": "p", "unit_amount_atom": 1, "currency": "USD", "type": "recurring"}),
+    ("PriceCreate", {"product_id": "p", "unit_amount_atom": 1, "currency": "USD", "interval": "day"}),
+    ("PriceCreate", {"product_id": "p", "unit_amount_atom": 1, "currency": "USD", "type": "recurring",
+                     "interval": "year", "interval_count": 2}),
+    ("PaymentLinkCreate", {}),
+    ("PaymentLinkCreate", {"mode": "subscription", "line_items": None}),
+    ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "package_ids": ["k"]}),
+    ("PaymentLinkCreate", {"mode": "setup", "coupon_id": "c"}),
+    ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "free_trial_days": 7}),
+    ("PaymentLinkCreate", {"package_ids": ["k", "k"]}),
+    ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "success_url": "ftp://x"}),
+    ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "metadata": {"": 1}}),
+    ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "metadata": {"k": [[[[[1]]]]]}}),
+    ("PaymentLinkCreate", {"line_items": [{"price_id": "p\u0000"}]}),
+])
+def test_the_document_refuses_what_the_api_refuses(doc, shape, body):
+    """Each was schema-valid and refused by the API (the fuzz run's "schema-valid request rejected")."""
+    assert not validator(doc, shape).is_valid(body), body
+
+
+@pytest.mark.parametrize("shape, body", [
+    ("CouponCreate", {"name": "c", "percent_off": 12.5, "redeem_by": "2099-12-31T23:59:59Z"}),
+    ("CouponCreate", {"name": "c", "amount_off_atom": 500, "currency": "EUR", "duration": "repeating",
+                      "duration_in_months": 3}),
+    ("PriceCreate", {"product_id": "p", "unit_amount_atom": 1, "currency": "JPY", "type": "recurring",
+                     "interval": "week", "interval_count": 52}),
+    ("PaymentLinkCreate", {"mode": "setup"}),
+    ("PaymentLinkCreate", {"mode": "subscription", "package_ids": ["k"], "free_trial_days": 14,
+                           "success_url": "HTTPS://shop.example/ok?s={CHECKOUT_SESSION_ID}",
+                           "metadata": {"k": [[[[1]]]]}}),
+])
+def test_the_document_allows_what_the_api_allows(doc, shape, body):
+    assert validator(doc, shape).is_valid(body), body
+
+
+def test_cursors_say_what_an_unknown_id_does(doc):
+    for param in doc["paths"]["/api/{account_id}/payment-links"]["get"]["parameters"]:
+        if param["name"] in ("starting_after", "ending_before"):
+            assert "resource_missing" in param["description"] and "parameters_exclusive" in param["description"]
+
+
 def test_request_schemas_reject_unknown_fields(doc):
     """Every object a request body may contain, nested ones too, says additionalProperties: false."""
     seen = set()

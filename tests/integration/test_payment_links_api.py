@@ -339,7 +339,7 @@ def test_list_limits(merchant):
     make_links(merchant, 3, datetime(2026, 1, 1, tzinfo=UTC))
     assert len(merchant.ok("GET", "/payment-links", params={"limit": 2})["data"]) == 2
     assert len(merchant.ok("GET", "/payment-links", params={"limit": 100})["data"]) == 3
-    for limit in ("0", "101", "ten"):
+    for limit in ("0", "101", "ten", "１０", "٣"):  # full-width and Arabic-Indic digits are not numbers
         assert_invalid(merchant.get("/payment-links", params={"limit": limit}), "limit")
 
 

@@ -8,7 +8,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["runtime", "paymentkit", "api", "workers", "domain", "migrations", "gunicorn.conf.py", "celeryconfig.py"]
 # os.environ["NAME"], os.environ.get("NAME"), env.get("NAME"), env["NAME"], _int(env, "NAME", ...)
 READS = re.compile(r"""(?:environ|env)(?:\.get\(|\.setdefault\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']|_int\(env, "([A-Z0-9_]+)\"""")
-NOT_SETTINGS = {"PATH"}  # put in front of the venv's bin by `paymentkit dev`, not read as a setting
+# PATH: put in front of the venv's bin by `paymentkit dev`, not read as a setting; REMOTE_*: keys
+# of a WSGI request's environ (api/gunicorn_worker.py builds one), not of the process's environment.
+NOT_SETTINGS = {"PATH", "REMOTE_ADDR", "REMOTE_PORT"}
 
 
 def settings_read() -> set[str]:

@@ -83,8 +83,9 @@ class TestMetadata:
         error = rejected(rules.require_metadata, {"ok": 1, "k" * 41: 1})
         assert error.param == "metadata." + "k" * 40
 
-    def test_empty_key(self):
-        assert rejected(rules.require_metadata, {"": 1}).param == "metadata."
+    def test_empty_key_names_the_object(self):
+        error = rejected(rules.require_metadata, {"": 1})
+        assert (error.param, error.message) == ("metadata", "metadata keys must be 1 to 40 characters")
 
     def test_too_big(self):
         assert rejected(rules.require_metadata, {"k": "v" * (8 * 1024)}).param == "metadata"
@@ -103,12 +104,16 @@ class TestMetadata:
 
 
 class TestUrl:
-    @pytest.mark.parametrize("url", [None, "https://example.com/done", "http://localhost:8000/x?y=1"])
+    @pytest.mark.parametrize("url", [None, "https://example.com/done", "http://localhost:8000/x?y=1",
+                                     "HTTPS://Example.com", "http://user@shop.example/x#top", "https://[::1]:8443/",
+                                     "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}"])
     def test_accepted(self, url):
         rules.require_url(url, "success_url")
 
     @pytest.mark.parametrize("url", ["example.com", "ftp://example.com", "javascript:alert(1)", "https://",
-                                     "https://exa mple.com", "/relative", "https://[::1"])
+                                     "https://exa mple.com", "/relative", "https://[::1", "http://host:port/",
+                                     "http://@/", "https://example.com/\n", "https://example.com/a\x00",
+                                     "https://example.com/\x85", "https://exa\x1fmple.com"])
     def test_rejected(self, url):
         assert rejected(rules.require_url, url, "success_url").param == "success_url"
 
@@ -123,7 +128,7 @@ class TestEmail:
         rules.require_email(email)
 
     @pytest.mark.parametrize("email", ["", "nobody", "a@b", "@example.com", "a@@example.com", "a b@example.com",
-                                       "a@example.com\n"])
+                                       "a@example.com\n", "a\x1e@example.com", "a@exa\u3000mple.com"])
     def test_rejected(self, email):
         assert rejected(rules.require_email, email).param == "email"
 
@@ -134,3 +139,14 @@ class TestEmail:
 def test_unique_names_the_first_repeat():
     rules.require_unique(["a", "b", "c"], "price_ids")
     assert rejected(rules.require_unique, ["a", "b", "a", "b"], "price_ids").param == "price_ids[2]"
+
+
+def test_whitespace_is_what_python_strips():
+    """The patterns /openapi.json states spell whitespace out (JSON Schema's \\s is not Python's)."""
+    import re
+    import sys
+
+    spelled = re.compile(f"[{rules.WHITESPACE}]")
+    assert [c for c in range(sys.maxunicode + 1) if spelled.match(chr(c))] == \
+        [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert rejected(rules.require_text, "\x1e\u3000", "name").message == "name must not be empty"
