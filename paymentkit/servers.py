@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -174,25 +174,27 @@ def ensure(env: dict[str, str] | None = None) -> dict[str, str]:
         database_url = start_embedded_postgres(database_name(database_url or DEFAULT_DATABASE_URL))
         redis_url = start_embedded_redis()
     else:
-        if database_url:
-            if not postgres_answers(database_url):
-                raise ServerUnavailable(f"DATABASE_URL is set but PostgreSQL does not answer there: {safe_url(database_url)}")
-        elif postgres_answers(DEFAULT_DATABASE_URL):
-            database_url = DEFAULT_DATABASE_URL
-        else:
-            print("PostgreSQL does not answer at the default address; starting a private one under .data/pg")
-            database_url = start_embedded_postgres(database_name(DEFAULT_DATABASE_URL))
-        if redis_url:
-            if not redis_answers(redis_url):
-                raise ServerUnavailable(f"REDIS_URL is set but Redis does not answer there: {safe_url(redis_url)}")
-        elif redis_answers(DEFAULT_REDIS_URL):
-            redis_url = DEFAULT_REDIS_URL
-        else:
-            print("Redis does not answer at the default address; starting a private one under .data/redis")
-            redis_url = start_embedded_redis()
+        database_url = _answering("DATABASE_URL", "PostgreSQL", database_url, DEFAULT_DATABASE_URL, postgres_answers,
+                                  lambda: start_embedded_postgres(database_name(DEFAULT_DATABASE_URL)), ".data/pg")
+        redis_url = _answering("REDIS_URL", "Redis", redis_url, DEFAULT_REDIS_URL, redis_answers,
+                               start_embedded_redis, ".data/redis")
 
     create_database_if_missing(database_url)
     return {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+
+
+def _answering(setting: str, server: str, given: str, default: str, answers: Callable[[str], bool],
+               start: Callable[[], str], where: str) -> str:
+    """The given URL, which must answer (never a silent fallback); else the default address if a
+    server answers there; else a private server started under the data folder."""
+    if given:
+        if not answers(given):
+            raise ServerUnavailable(f"{setting} is set but {server} does not answer there: {safe_url(given)}")
+        return given
+    if answers(default):
+        return default
+    print(f"{server} does not answer at the default address; starting a private one under {where}")
+    return start()
 
 
 def safe_url(url: str) -> str:
