@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from domain import catalog, checkout_sessions, subscriptions
 from domain.checkout_sessions import Status
 from domain.db import UnitOfWork
-from domain.errors import NotFound
+from domain.errors import NotFound, invalid
 from domain.ids import new_id
 from domain.models import CheckoutSession, Customer, Mode, Payment, PaymentMethod
 from domain.payments.processor import (
@@ -148,6 +148,8 @@ def begin(uow: UnitOfWork, checkout_token: str, form: PayForm, processor: Proces
     session = checkout_sessions.find_by_token(uow, checkout_token, lock=True)
     if session is None:
         raise NotFound("No such checkout session")
+    if session.livemode and processor.name == "test":
+        raise invalid("processor", "The test processor takes no real money: a live checkout needs a real processor.")
     if checkout_sessions.effective_status(session, now) != Status.OPEN:
         return Attempt(Step.NOT_OPEN)
     stopped = _in_progress(uow, session)

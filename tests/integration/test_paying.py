@@ -432,3 +432,17 @@ def test_live_mode_without_a_processor_takes_no_payment(client, uow_factory, set
     session = session_of(uow_factory, token)
     assert (session.status, session.customer_id) == ("open", None)
     assert payments_of(uow_factory, session.id) == []
+
+
+def test_the_test_processor_never_takes_a_live_payment(client, deps, uow_factory, settings):
+    """Even handed one directly, the pay flow refuses the test processor for a live checkout."""
+    from domain.errors import InvalidRequest
+    from tests.conftest import pay_session
+
+    live = make_merchant(client, uow_factory)
+    token = open_session(uow_factory, settings,
+                         live.ok("POST", "/payment-links", {"line_items": [{"price_id": live.price(500)["id"]}]}))
+    with pytest.raises(InvalidRequest) as refused:
+        pay_session(deps, token)
+    assert refused.value.param == "processor"
+    assert payments_of(uow_factory, session_of(uow_factory, token).id) == []
