@@ -389,6 +389,29 @@ def claim_due(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[str]:
     return ids
 
 
+@dataclass(frozen=True)
+class OpenOutcome:
+    """A payment whose outcome is not final, for operators."""
+
+    id: str
+    account_id: str
+    livemode: bool
+    status: str
+    amount_atom: int
+    currency: str
+    created_at: datetime
+    next_check_at: datetime | None
+    checks: int
+
+
+def open_outcomes(uow: UnitOfWork, limit: int = 50) -> list[OpenOutcome]:
+    """Payments still processing or waiting for the customer, the longest-waiting first."""
+    rows = uow.session.scalars(select(Payment).where(Payment.status.in_([s.value for s in LIVE]))
+                               .order_by(Payment.created_at).limit(limit))
+    return [OpenOutcome(p.id, p.account_id, p.livemode, p.status, p.amount_atom, p.currency, p.created_at,
+                        p.next_check_at, p.checks) for p in rows]
+
+
 def reconcile(units: Units, payment_id: str, processor_for: Callable[[UnitOfWork, Owner], Processor | None],
               now: Callable[[], datetime]) -> Attempt | None:
     """Ask the processor (by our idempotency key, the payment's id) what became of a payment

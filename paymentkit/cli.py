@@ -8,6 +8,8 @@
     paymentkit sessions stats                JSON: open, complete, expired, due_now, oldest_overdue_seconds
     paymentkit sessions pending [--limit N]  the next open sessions to expire, overdue ones first
     paymentkit sessions expire-due           run one expiry sweep now (with its follow-up jobs)
+    paymentkit payments open [--limit N]     JSON lines: payments still processing or waiting for the customer
+    paymentkit payments reconcile [PAY_ID ...]  ask the processor now (these, or every due one)
     paymentkit metrics serve                 Prometheus metrics of this host's processes on
                                              METRICS_HOST:METRICS_PORT (127.0.0.1:9100)
     paymentkit dev run | test [ARGS] | exec CMD   make sure PostgreSQL and Redis answer (starting
@@ -124,6 +126,37 @@ def _sessions_expire_due(args: argparse.Namespace) -> int:
     result = sweep_and_follow_up(utcnow(), budget_seconds=None)
     print(json.dumps({"ran": result.ran, "expired": result.expired, "batches": result.batches}))
     return 0 if result.ran else 3
+
+
+def _payments_open(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from domain import checkout_payments
+    from domain.db import UnitOfWork, make_engine, session_factory
+    from runtime.settings import Settings
+
+    engine = make_engine(Settings.from_env().database_url, 1)
+    with UnitOfWork(session_factory(engine)) as uow:
+        for found in checkout_payments.open_outcomes(uow, args.limit):
+            print(json.dumps(asdict(found), default=str))
+    return 0
+
+
+def _payments_reconcile(args: argparse.Namespace) -> int:
+    """Ask the processor now, in this process: the given payments, or every one that is due."""
+    from domain import checkout_payments
+    from domain.db import utcnow
+    from workers.context import processors, unit_of_work
+
+    ids = args.payment_ids
+    if not ids:
+        with unit_of_work() as uow:
+            ids = checkout_payments.claim_due(uow, utcnow())
+            uow.commit()
+    for payment_id in ids:
+        attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_owner, utcnow)
+        print(json.dumps({"payment_id": payment_id, "step": attempt.step.value if attempt else None}))
+    return 0
 
 
 def _metrics_serve(args: argparse.Namespace) -> int:
@@ -243,6 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     pending.add_argument("--limit", type=int, default=20)
     pending.set_defaults(func=_sessions_pending)
     sessions.add_parser("expire-due", help="run one expiry sweep now").set_defaults(func=_sessions_expire_due)
+
+    payments = sub.add_parser("payments", help="payments whose outcome is open").add_subparsers(dest="action",
+                                                                                                required=True)
+    open_ = payments.add_parser("open", help="payments still processing or waiting for the customer")
+    open_.add_argument("--limit", type=int, default=50)
+    open_.set_defaults(func=_payments_open)
+    reconcile = payments.add_parser("reconcile", help="ask the processor now about these payments (or every due one)")
+    reconcile.add_argument("payment_ids", nargs="*")
+    reconcile.set_defaults(func=_payments_reconcile)
 
     metrics = sub.add_parser("metrics", help="Prometheus metrics").add_subparsers(dest="action", required=True)
     metrics.add_parser("serve", help="serve this host's metrics on METRICS_HOST:METRICS_PORT").set_defaults(

@@ -175,3 +175,45 @@ def _answers(url: str, headers: dict[str, str] | None = None) -> bool:
             return answer.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def test_payments_open_and_reconcile_resolve_a_lost_answer(settings, deps, client, uow_factory):
+    """A payment whose answer was lost shows in `payments open`; `payments reconcile` asks the
+    processor and completes its session, as the beat's job would."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from falcon import testing
+
+    from api.app import create_app
+    from domain import checkout_sessions
+    from domain.checkout_tokens import new_checkout_token
+    from domain.ids import new_id
+    from domain.payments.builtin import Faults, TimeoutAt
+    from tests.conftest import find_share_link, make_merchant
+
+    merchant = make_merchant(client, uow_factory).in_test_mode()
+    link = merchant.ok("POST", "/payment-links", {"line_items": [{"price_id": merchant.price(800)["id"]}]})
+    token = new_checkout_token(settings.secret_key, datetime.now(UTC))
+    with uow_factory() as uow:
+        found = find_share_link(uow.session.get_bind(), link["secure_token"])
+        checkout_sessions.store(uow, checkout_sessions.new_session(found, session_id=new_id("cs", False),
+                                                                   checkout_token=token, now=datetime.now(UTC)))
+        uow.commit()
+    lost = testing.TestClient(create_app(settings, replace(
+        deps, processors=replace(deps.processors, faults=Faults(timeout=TimeoutAt.AFTER)))))
+    lost.simulate_post(f"/checkout/{token}/pay", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                       body="email=a%40example.com&card_number=4242424242424242&exp=12%2F34&cvc=123",
+                       remote_addr="10.66.0.1")
+    with uow_factory() as uow:
+        payment_id = checkout_sessions.find_by_token(uow, token).payment_id
+
+    shown = run(settings, "payments", "open", "--limit", "1000")
+    assert shown.returncode == 0, shown.stderr
+    rows = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert any(row["id"] == payment_id and row["status"] == "processing" for row in rows)
+    done = run(settings, "payments", "reconcile", payment_id)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"payment_id": payment_id, "step": "completed"}
+    with uow_factory() as uow:
+        assert checkout_sessions.find_by_token(uow, token).status == "complete"
