@@ -335,12 +335,12 @@ class StripeProcessor:
         params: dict[str, Any] = {"limit": 100}
         if expand:
             params["expand"] = ["data.payment_method"]
-        for seen, found in enumerate(service.list(params).auto_paging_iter()):
-            if seen >= LOOKUP_SCAN:
-                return None
+        for seen, found in enumerate(service.list(params).auto_paging_iter(), start=1):
             found = found.to_dict()
             if (found.get("metadata") or {}).get(METADATA_KEY) == key:
                 return found
+            if seen >= LOOKUP_SCAN:
+                return None
         return None
 
 
