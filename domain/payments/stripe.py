@@ -59,9 +59,9 @@ from typing import Any
 
 import stripe
 
-from domain.errors import Conflict, Unavailable
+from domain.errors import Conflict, Unavailable, invalid
 from domain.payments.processor import (
-    AnyResult, Capability, CardSummary, ChargeRequest, ChargeResult, FailureCode, OffSessionChargeRequest, Outcome,
+    AnyResult, Capability, CardInput, CardSummary, ChargeRequest, ChargeResult, FailureCode, OffSessionChargeRequest, Outcome,
     RefundRequest, RefundResult, SaveMethodRequest, SaveMethodResult,
 )
 
@@ -85,6 +85,7 @@ FAILURE_CODES: dict[str, FailureCode] = {
     "processing_error": FailureCode.PROCESSING_ERROR,
 }
 
+CARD_FIELD_ONLY = "Enter your card in the secure card field: card numbers are not taken here."
 NO_CARDS = ("the stripe processor takes no card input: Stripe.js makes a PaymentMethod in the browser; "
             "pass its id as payment_method_reference")
 
@@ -188,6 +189,12 @@ class StripeProcessor:
             max_network_retries=0,
             http_client=stripe.RequestsClient(timeout=timeout),
         )
+
+    def read_card(self, card_number: str, exp: str, cvc: str, **_) -> CardInput:
+        """Never: with Stripe the card field is Stripe.js's, and what reaches us is the
+        PaymentMethod it made. A form that sends card numbers anyway is refused on the card
+        field, before any payment is made."""
+        raise invalid("card_number", CARD_FIELD_ONLY, "card_input_refused")
 
     # ---- the Processor interface ------------------------------------------------------------
 

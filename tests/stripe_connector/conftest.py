@@ -1,5 +1,7 @@
-"""A real localstripe for the Stripe connector's tests: one process per test run, on a loopback
-port of its own, stopped at the end. Nothing here reaches Stripe or any other host."""
+"""The Stripe connector's test servers, both on loopback and nowhere else: a real localstripe
+(one process per test run, stopped at the end), and `recorded`, a tiny HTTP server answering
+with responses recorded from Stripe's API reference. Nothing here reaches Stripe or any other
+host."""
 from __future__ import annotations
 
 import json
@@ -7,10 +9,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -104,3 +109,75 @@ def _wait_until_serving(base_url: str, process: subprocess.Popen, output) -> Non
                 output.seek(0)
                 raise RuntimeError(f"localstripe did not start:\n{output.read().decode(errors='replace')}") from None
             time.sleep(0.1)
+
+
+# ---- recorded answers ------------------------------------------------------------------------
+
+@dataclass
+class Sent:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    form: dict[str, str]
+
+
+class RecordedStripe:
+    """Answers each request with the next recorded answer: (status, body), "drop" (the
+    connection closes with no answer) or ("hang", seconds). Keeps every request in `sent`."""
+
+    def __init__(self):
+        self.answers: list = []
+        self.sent: list[Sent] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, *answers) -> None:
+        self.answers.extend(answers)
+
+    def _handler(self):
+        recorded = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self):
+                url = urllib.parse.urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                recorded.sent.append(Sent(self.command, url.path, dict(urllib.parse.parse_qsl(url.query)),
+                                          {k.lower(): v for k, v in self.headers.items()},
+                                          dict(urllib.parse.parse_qsl(body))))
+                answer = recorded.answers.pop(0) if recorded.answers else (599, {"error": {"message": "no answer"}})
+                if answer == "drop":
+                    self.close_connection = True
+                    return
+                if answer[0] == "hang":
+                    time.sleep(answer[1])
+                    answer = (200, {})
+                status, payload = answer
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Request-Id", f"req_{len(recorded.sent)}")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_DELETE = _serve
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def recorded():
+    made = RecordedStripe()
+    thread = threading.Thread(target=made.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield made
+    made.server.shutdown()
+    made.server.server_close()

@@ -15,16 +15,10 @@ localstripe does not do as Stripe does (test_against_localstripe.py lists them):
 The responses are Stripe's documented objects and errors (https://docs.stripe.com/api/payment_intents/object,
 /api/setup_intents/object, /api/refunds/object, /api/customers/object, /api/errors, /declines/codes,
 /error-codes), trimmed to the fields the connector reads. They are served by a tiny HTTP server on
-loopback that keeps every request it is sent, so the real `stripe` library makes real requests.
+loopback that keeps every request it is sent (`recorded`, conftest.py), so the real `stripe`
+library makes real requests.
 """
 from __future__ import annotations
-
-import json
-import threading
-import time
-import urllib.parse
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -81,76 +75,6 @@ SETUP = {"id": "seti_1Mm8s8LkdIwHu7ix0OXBfTRG", "object": "setup_intent", "statu
 REFUND = {"id": "re_3MtwBwLkdIwHu7ix0w1NHXH2", "object": "refund", "amount": 1000, "currency": "usd",
           "charge": "ch_3MtwBwLkdIwHu7ix2B5Qb9Ab", "payment_intent": INTENT, "reason": "requested_by_customer",
           "status": "succeeded", "metadata": {METADATA_KEY: "re_test_Q3b9"}}
-
-
-@dataclass
-class Sent:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    form: dict[str, str]
-
-
-class RecordedStripe:
-    """Answers each request with the next recorded answer: (status, body), "drop" (the
-    connection closes with no answer) or ("hang", seconds). Keeps every request in `sent`."""
-
-    def __init__(self):
-        self.answers: list = []
-        self.sent: list[Sent] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def answer(self, *answers) -> None:
-        self.answers.extend(answers)
-
-    def _handler(self):
-        recorded = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self):
-                url = urllib.parse.urlsplit(self.path)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                recorded.sent.append(Sent(self.command, url.path, dict(urllib.parse.parse_qsl(url.query)),
-                                          {k.lower(): v for k, v in self.headers.items()},
-                                          dict(urllib.parse.parse_qsl(body))))
-                answer = recorded.answers.pop(0) if recorded.answers else (599, {"error": {"message": "no answer"}})
-                if answer == "drop":
-                    self.close_connection = True
-                    return
-                if answer[0] == "hang":
-                    time.sleep(answer[1])
-                    answer = (200, {})
-                status, payload = answer
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.send_header("Request-Id", f"req_{len(recorded.sent)}")
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            do_GET = do_POST = do_DELETE = _serve
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
-
-
-@pytest.fixture
-def recorded():
-    made = RecordedStripe()
-    thread = threading.Thread(target=made.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield made
-    made.server.shutdown()
-    made.server.server_close()
 
 
 @pytest.fixture
