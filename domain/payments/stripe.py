@@ -4,7 +4,9 @@
 It only translates: each request becomes one Stripe call, each answer a Result; the domain
 decides what a result means. No card number ever reaches it: Stripe.js makes a PaymentMethod in
 the customer's browser and the page sends its id (`pm_…`), so a request with card input is
-refused with ValueError.
+refused with ValueError (and `read_card`, the card form, refuses every card on its field).
+A request's `customer_reference` is the Stripe customer's id (`cus_…` at Stripe), which
+`customer_reference(our_customer_id, email)` makes or finds, never our own customer id.
 
 | our request        | Stripe call                                                              |
 |--------------------|--------------------------------------------------------------------------|
