@@ -49,7 +49,8 @@ def make_dependencies(settings: Settings) -> Dependencies:
         redis=redis.Redis.from_url(settings.rate_limit_redis_url, socket_connect_timeout=1, socket_timeout=1),
         sender=CelerySender(),
         links=LinkReader(engine),
-        processors=Processors(engine, SecretBox(settings.encryption_key), settings.checkout_base_url),
+        processors=Processors(engine, SecretBox(settings.encryption_key), settings.checkout_base_url,
+                              stripe_api_base=settings.stripe_api_base, stripe_js_url=settings.stripe_js_url),
     )
 
 

@@ -24,6 +24,7 @@ from domain.errors import invalid
 from domain.models import ProcessorSetting, TestProcessorOperation
 from domain.payments.builtin import Faults, Kind, Operation, TestProcessor
 from domain.payments.processor import CardSummary, FailureCode, Outcome, Processor
+from domain.payments.stripe import StripeProcessor
 from domain.payments.testcards import Behavior
 from domain.queries import Owner
 from domain.rules import require_text
@@ -136,11 +137,15 @@ def choose(uow: UnitOfWork, owner: Owner, cmd: ChooseProcessor, box: SecretBox) 
 @dataclass
 class Processors:
     """Builds the connector that takes an owner's payments: what the web and the workers are
-    handed. `faults` makes the test processor misbehave (tests only; none by default)."""
+    handed. `stripe_api_base` (STRIPE_API_BASE) is where the stripe connector calls, None for
+    Stripe itself; `stripe_js_url` (STRIPE_JS_URL) the Stripe.js the hosted page loads. `faults`
+    makes the test processor misbehave (tests only; none by default)."""
 
     engine: Engine
     box: SecretBox
     checkout_base_url: str
+    stripe_api_base: str | None
+    stripe_js_url: str
     faults: Faults = field(default_factory=Faults)
 
     def challenge_url(self) -> str:
@@ -149,12 +154,17 @@ class Processors:
 
     def for_owner(self, uow: UnitOfWork, owner: Owner) -> Processor | None:
         """The connector of the owner's chosen processor; None when it takes no payments."""
-        return self.named(choice(uow, owner, self.box).processor, owner.livemode)
+        name = choice(uow, owner, self.box).processor
+        secret_key = self.box.open(_row(uow, owner).secret_key_encrypted) if name == "stripe" else None
+        return self.named(name, owner.livemode, secret_key)
 
-    def named(self, name: str | None, livemode: bool) -> Processor | None:
+    def named(self, name: str | None, livemode: bool, secret_key: str | None = None) -> Processor | None:
+        """`secret_key`: the stripe account's, decrypted (stripe needs it, the others take none)."""
         if name == "test" and not livemode:
             return self.test_processor()
-        return None  # live mode with nothing chosen; stripe: its connector is domain/payments/stripe
+        if name == "stripe" and secret_key:
+            return StripeProcessor(secret_key, api_base=self.stripe_api_base)
+        return None  # live mode with nothing chosen
 
     def test_processor(self) -> TestProcessor:
         return TestProcessor(SqlOperationStore(self.engine), challenge_url=self.challenge_url(), faults=self.faults)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paymentkit"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_STRIPE_JS_URL = "https://js.stripe.com/v3/"
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -52,6 +53,10 @@ class Settings:
     # Encrypts processor secrets at rest; SECRET_KEY when unset (changing it makes stored
     # processor keys unreadable: set them again).
     encryption_key: bytes = b""
+    # The stripe processor: where its API calls go (None: Stripe's own API; tests point it at
+    # localstripe), and the Stripe.js the hosted checkout loads (localstripe serves a fake one).
+    stripe_api_base: str | None = None
+    stripe_js_url: str = DEFAULT_STRIPE_JS_URL
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -80,6 +85,8 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
             secret_key=secret_key,
             encryption_key=env["ENCRYPTION_KEY"].encode() if env.get("ENCRYPTION_KEY") else secret_key,
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_js_url=env.get("STRIPE_JS_URL") or DEFAULT_STRIPE_JS_URL,
         )
 
 

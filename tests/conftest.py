@@ -40,7 +40,8 @@ def database_url(server_urls):
 @pytest.fixture(scope="session")
 def settings(database_url, server_urls) -> Settings:
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=server_urls["REDIS_URL"],
-               PUBLIC_BASE_URL="https://pay.example.test", CHECKOUT_BASE_URL="https://checkout.example.test")
+               PUBLIC_BASE_URL="https://pay.example.test", CHECKOUT_BASE_URL="https://checkout.example.test",
+               STRIPE_API_BASE="http://127.0.0.1:9")  # no test reaches Stripe: a closed loopback port
     os.environ["DATABASE_URL"] = database_url
     os.environ["REDIS_URL"] = server_urls["REDIS_URL"]
     return Settings.from_env(env)

@@ -49,7 +49,8 @@ def processors() -> Processors:
         settings = Settings.from_env()
         with unit_of_work() as uow:
             engine = uow.session.get_bind()
-        _processors = Processors(engine, SecretBox(settings.encryption_key), settings.checkout_base_url)
+        _processors = Processors(engine, SecretBox(settings.encryption_key), settings.checkout_base_url,
+                                 stripe_api_base=settings.stripe_api_base, stripe_js_url=settings.stripe_js_url)
     return _processors
 
 
