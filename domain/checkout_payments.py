@@ -412,7 +412,7 @@ def open_outcomes(uow: UnitOfWork, limit: int = 50) -> list[OpenOutcome]:
                         p.next_check_at, p.checks) for p in rows]
 
 
-def reconcile(units: Units, payment_id: str, processor_for: Callable[[UnitOfWork, Owner], Processor | None],
+def reconcile(units: Units, payment_id: str, processor_for: Callable[[UnitOfWork, Owner, str], Processor | None],
               now: Callable[[], datetime]) -> Attempt | None:
     """Ask the processor (by our idempotency key, the payment's id) what became of a payment
     whose outcome we do not know, and record it. A charge the processor never received is
@@ -423,7 +423,7 @@ def reconcile(units: Units, payment_id: str, processor_for: Callable[[UnitOfWork
         if payment is None or payment.status not in LIVE or payment.checkout_session_id is None:
             return None
         session = uow.session.get(CheckoutSession, payment.checkout_session_id)
-        processor = processor_for(uow, Owner(payment.account_id, payment.livemode))
+        processor = processor_for(uow, Owner(payment.account_id, payment.livemode), payment.processor)
         time_over = now() >= session.expires_at
         session_id = session.id
     if processor is None:

@@ -142,14 +142,15 @@ def claim_due_refunds(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[
 
 
 def reconcile_refund(units: Callable[[], UnitOfWork], refund_id: str,
-                     processor_for: Callable[[UnitOfWork, Owner], Processor | None],
+                     processor_for: Callable[[UnitOfWork, Owner, str], Processor | None],
                      now: Callable[[], datetime]) -> Refund | None:
     """Ask the processor (by the refund's id) what became of a pending refund, and record it."""
     with units() as uow:
         pending = uow.session.get(Refund, refund_id)
         if pending is None or pending.status != RefundStatus.PENDING:
             return None
-        processor = processor_for(uow, Owner(pending.account_id, pending.livemode))
+        payment = uow.session.get(Payment, pending.payment_id)
+        processor = processor_for(uow, Owner(pending.account_id, pending.livemode), payment.processor)
     if processor is None:
         return None
     found = processor.lookup(refund_id)

@@ -158,6 +158,18 @@ class Processors:
         secret_key = self.box.open(_row(uow, owner).secret_key_encrypted) if name == "stripe" else None
         return self.named(name, owner.livemode, secret_key)
 
+    def for_processor(self, uow: UnitOfWork, owner: Owner, name: str) -> Processor | None:
+        """The connector of the processor that took a payment (`payment.processor`), whatever the
+        owner has chosen since: a payment is reconciled and refunded where it was made. None when
+        its keys are gone (the merchant removed that processor)."""
+        row = _row(uow, owner)
+        secret_key = None
+        if name == "stripe":
+            if row is None or row.processor != "stripe" or not row.secret_key_encrypted:
+                return None
+            secret_key = self.box.open(row.secret_key_encrypted)
+        return self.named(name, owner.livemode, secret_key)
+
     def named(self, name: str | None, livemode: bool, secret_key: str | None = None) -> Processor | None:
         """`secret_key`: the stripe account's, decrypted (stripe needs it, the others take none)."""
         if name == "test" and not livemode:

@@ -154,7 +154,7 @@ def _payments_reconcile(args: argparse.Namespace) -> int:
             ids = checkout_payments.claim_due(uow, utcnow())
             uow.commit()
     for payment_id in ids:
-        attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_owner, utcnow)
+        attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_processor, utcnow)
         print(json.dumps({"payment_id": payment_id, "step": attempt.step.value if attempt else None}))
     return 0
 

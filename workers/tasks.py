@@ -132,7 +132,7 @@ def reconcile_due_payments() -> int:
 @app.task(name="payments.reconcile", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
 def reconcile_payment(payment_id: str) -> str | None:
     """Ask the payment's processor what became of it, by our idempotency key, and record that."""
-    attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_owner, utcnow)
+    attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_processor, utcnow)
     if attempt is None:
         return None
     if attempt.completed:
@@ -144,7 +144,7 @@ def reconcile_payment(payment_id: str) -> str | None:
 @app.task(name="refunds.reconcile", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
 def reconcile_refund(refund_id: str) -> str | None:
     """Ask the processor what became of a pending refund, by its id, and record that."""
-    refund = payment_records.reconcile_refund(unit_of_work, refund_id, processors().for_owner, utcnow)
+    refund = payment_records.reconcile_refund(unit_of_work, refund_id, processors().for_processor, utcnow)
     if refund is None:
         return None
     log.info("refund %s reconciled: %s", refund_id, refund.status)

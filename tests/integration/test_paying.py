@@ -371,7 +371,7 @@ def test_a_lost_answer_leaves_the_payment_processing_until_reconcile_finds_it(fa
             due = checkout_payments.claim_due(uow, datetime.now(UTC))
             uow.commit()
         assert payment.id in due
-        attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_owner,
+        attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
                                               lambda: datetime.now(UTC))
     assert attempt.step is checkout_payments.Step.COMPLETED and attempt.completed
     assert session_of(uow_factory, token).status == "complete"
@@ -392,7 +392,7 @@ def test_a_lost_call_is_canceled_at_the_processor_and_the_customer_may_pay_again
     pay(lost_client, token)
     [payment] = payments_of(uow_factory, session_of(uow_factory, token).id)
     assert payment.status == "processing"
-    attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_owner,
+    attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
                                           lambda: datetime.now(UTC))
     assert attempt.step is checkout_payments.Step.DECLINED
     session = session_of(uow_factory, token)
@@ -446,3 +446,23 @@ def test_the_test_processor_never_takes_a_live_payment(client, deps, uow_factory
         pay_session(deps, token)
     assert refused.value.param == "processor"
     assert payments_of(uow_factory, session_of(uow_factory, token).id) == []
+
+
+def test_a_payment_is_reconciled_by_the_processor_that_took_it(faulty, deps, merchant, uow_factory, settings):
+    """The merchant chose stripe after a test-processor payment lost its answer: the reconcile
+    job still asks the test processor (it has no Stripe keys to ask about it)."""
+    from domain import processors
+    from domain.queries import Owner
+
+    faulty_client, _ = faulty
+    token = open_session(uow_factory, settings, make_link(merchant))
+    pay(faulty_client, token)
+    [payment] = payments_of(uow_factory, session_of(uow_factory, token).id)
+    with uow_factory() as uow:
+        processors.choose(uow, Owner(merchant.account_id, False), processors.ChooseProcessor(
+            "stripe", secret_key="sk_test_" + "x" * 24, publishable_key="pk_test_" + "x" * 24,
+            webhook_secret="whsec_" + "x" * 24), deps.processors.box)
+        uow.commit()
+    attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
+                                          lambda: datetime.now(UTC))
+    assert attempt.step is checkout_payments.Step.COMPLETED

@@ -99,6 +99,6 @@ def test_a_lost_answer_is_pending_until_reconcile_finds_the_refund(deps, paid, u
     with uow_factory() as uow:
         assert uow.session.get(payment_records.Refund, refund_id).status == "pending"
     assert refunded(uow_factory, paid[1]) == 0
-    found = payment_records.reconcile_refund(deps.units, refund_id, deps.processors.for_owner, now)
+    found = payment_records.reconcile_refund(deps.units, refund_id, deps.processors.for_processor, now)
     assert found.status == "succeeded" and refunded(uow_factory, paid[1]) == 700
-    assert payment_records.reconcile_refund(deps.units, refund_id, deps.processors.for_owner, now) is None
+    assert payment_records.reconcile_refund(deps.units, refund_id, deps.processors.for_processor, now) is None
