@@ -13,7 +13,7 @@ from api.enqueue import CelerySender, TaskSender
 from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
-from api.resources import catalog, checkout_sessions, docs, health, payment_links, share
+from api.resources import catalog, checkout_sessions, docs, health, payment_links, processor_webhooks, share
 from api.routing import Router
 from domain.db import UnitOfWork, make_engine, session_factory
 from domain.link_reader import LinkReader
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
                   share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender))
     operations += share.OPERATIONS
     checkout.add_routes(app, settings, deps)
+    processor_webhooks.add_routes(app, settings, deps.processors)
     dashboard.add_routes(app, settings, deps)
     app.add_route("/openapi.json", OpenApiResource(operations))
     docs.add_routes(app)

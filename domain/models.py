@@ -383,3 +383,19 @@ class Subscription(_Owned, Base):
         Index("subscriptions_by_customer", "account_id", "livemode", "customer_id", text("created_at DESC"),
               text("id DESC")),
     )
+
+
+class ProcessorEvent(Base):
+    """A processor's notification (a Stripe webhook), kept once by its own id: the inbox. A job
+    applies it; a duplicate is not kept again, and applying one twice changes nothing."""
+
+    __tablename__ = "processor_events"
+    processor: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool]
+    type: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))  # what applying it did: recorded, ignored, ...

@@ -25,6 +25,7 @@ from domain.models import ProcessorSetting, TestProcessorOperation
 from domain.payments.builtin import Faults, Kind, Operation, TestProcessor
 from domain.payments.processor import CardSummary, FailureCode, Outcome, Processor
 from domain.payments.stripe import StripeProcessor
+from domain.payments.stripe import event_result as stripe_event_result
 from domain.payments.testcards import Behavior
 from domain.queries import Owner
 from domain.rules import require_text
@@ -157,6 +158,20 @@ class Processors:
         name = choice(uow, owner, self.box).processor
         secret_key = self.box.open(_row(uow, owner).secret_key_encrypted) if name == "stripe" else None
         return self.named(name, owner.livemode, secret_key)
+
+    @staticmethod
+    def translator(name: str):
+        """How a processor's notification becomes (our key, result): its connector's translation."""
+        if name != "stripe":
+            raise ValueError(f"{name!r} sends no notifications")
+        return stripe_event_result
+
+    def stripe_webhook_secret(self, uow: UnitOfWork, owner: Owner) -> str | None:
+        """The signing secret of the owner's Stripe webhook endpoint, when stripe is chosen."""
+        row = _row(uow, owner)
+        if row is None or row.processor != "stripe" or not row.webhook_secret_encrypted:
+            return None
+        return self.box.open(row.webhook_secret_encrypted)
 
     def for_processor(self, uow: UnitOfWork, owner: Owner, name: str) -> Processor | None:
         """The connector of the processor that took a payment (`payment.processor`), whatever the

@@ -22,6 +22,7 @@ JOBS: dict[str, Job] = {
     "payments.reconcile_due": Job("payments"),
     "payments.reconcile": Job("payments"),
     "refunds.reconcile": Job("payments"),
+    "processor_events.apply": Job("payments"),
 }
 
 QUEUES: tuple[str, ...] = tuple(sorted({job.queue for job in JOBS.values()}))

@@ -8,7 +8,7 @@ import time
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from domain import checkout_payments, checkout_sessions, expiry, idempotency, payment_records
+from domain import checkout_payments, checkout_sessions, expiry, idempotency, payment_records, processor_events
 from domain.db import utcnow
 from domain.ids import random_base62
 from runtime import metrics
@@ -149,3 +149,13 @@ def reconcile_refund(refund_id: str) -> str | None:
         return None
     log.info("refund %s reconciled: %s", refund_id, refund.status)
     return refund.status
+
+
+@app.task(name="processor_events.apply", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
+def apply_processor_event(processor: str, event_id: str) -> str | None:
+    """Apply a processor's notification kept in the inbox; a redelivery changes nothing."""
+    with unit_of_work() as uow:
+        outcome = processor_events.apply(uow, processor, event_id, processors().translator(processor), utcnow())
+        uow.commit()
+    log.info("%s notification %s: %s", processor, event_id, outcome or "applied before")
+    return outcome

@@ -56,6 +56,7 @@ loads Stripe.js and hands the secret to `stripe.handleNextAction({clientSecret})
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -360,3 +361,31 @@ def _reused_key() -> Conflict:
 def _describe(error: stripe.StripeError) -> str:
     """An error for the log: its class, status, code and Stripe's request id (never a key)."""
     return f"{type(error).__name__} status={error.http_status} code={error.code} request_id={error.request_id}"
+
+
+# ---- notifications (Stripe webhooks) ----------------------------------------------------------
+
+def verified_event(payload: bytes, signature: str, webhook_secret: str) -> dict[str, Any]:
+    """The event Stripe signed, as a plain dict; ValueError when the signature is wrong, missing
+    or too old (Stripe's tolerance, 5 minutes: a replayed notification is refused)."""
+    try:
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, webhook_secret,
+                                              stripe.Webhook.DEFAULT_TOLERANCE)
+        return json.loads(payload)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as refused:
+        raise ValueError(f"not a notification Stripe signed: {type(refused).__name__}") from None
+
+
+# Which of our results an event's object is, by event type prefix.
+_TRANSLATE = {"payment_intent.": charge_result, "setup_intent.": save_result, "refund.": refund_result}
+
+
+def event_result(event: dict[str, Any]) -> tuple[str, AnyResult] | None:
+    """(our idempotency key, the result the event tells) for a PaymentIntent, SetupIntent or Refund
+    event of one of our objects (its `paymentkit_id` metadata); None for any other event."""
+    obj = (event.get("data") or {}).get("object") or {}
+    our_key = (obj.get("metadata") or {}).get(METADATA_KEY)
+    for prefix, translate in _TRANSLATE.items():
+        if str(event.get("type", "")).startswith(prefix) and our_key:
+            return our_key, translate(obj)
+    return None

@@ -145,6 +145,18 @@ def upgrade() -> None:
     )
     op.create_index('refunds_by_payment', 'refunds', ['payment_id', 'created_at'], unique=False)
     op.create_index('refunds_due_for_check', 'refunds', ['next_check_at'], unique=False, postgresql_where=sa.text("status = 'pending'"))
+    op.create_table('processor_events',
+    sa.Column('processor', sa.String(length=16), nullable=False),
+    sa.Column('event_id', sa.String(length=255), nullable=False),
+    sa.Column('account_id', sa.String(length=64), nullable=False),
+    sa.Column('livemode', sa.Boolean(), nullable=False),
+    sa.Column('type', sa.String(length=128), nullable=False),
+    sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=32), nullable=True),
+    sa.PrimaryKeyConstraint('processor', 'event_id')
+    )
     op.add_column('accounts', sa.Column('display_name', sa.String(length=255), nullable=True))
     op.add_column('accounts', sa.Column('support_email', sa.String(length=512), nullable=True))
     op.add_column('accounts', sa.Column('brand_color', sa.String(length=7), nullable=True))
@@ -174,6 +186,7 @@ def downgrade() -> None:
     op.drop_index('refunds_by_payment', table_name='refunds')
     op.drop_table('refunds')
     op.drop_table('processor_settings')
+    op.drop_table('processor_events')
     op.drop_index(op.f('ix_test_processor_operations_payment_method_reference'), table_name='test_processor_operations')
     op.drop_index(op.f('ix_test_processor_operations_charge_reference'), table_name='test_processor_operations')
     op.drop_table('test_processor_operations')
