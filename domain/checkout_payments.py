@@ -307,14 +307,32 @@ def pay(units: Units, checkout_token: str, form: PayForm, processor: Processor, 
         uow.commit()
     if isinstance(begun, Attempt):
         return begun
+    customer = processor_customer(units, processor, begun.customer_id)
     if begun.mode == Mode.PAYMENT:
         result = processor.charge(ChargeRequest(
-            begun.payment_id, begun.amount_atom, begun.currency, return_url, customer_reference=begun.customer_id,
+            begun.payment_id, begun.amount_atom, begun.currency, return_url, customer_reference=customer,
             card=form.card, payment_method_reference=form.payment_method))
         return _recorded(units, lambda uow: record_charge(uow, begun.session_id, begun.payment_id, result, now()))
     saved = processor.save_method(SaveMethodRequest(
-        begun.method_key, begun.customer_id, return_url, card=form.card, payment_method_reference=form.payment_method))
+        begun.method_key, customer, return_url, card=form.card, payment_method_reference=form.payment_method))
     return _after_saving(units, processor, begun.session_id, saved, now)
+
+
+def processor_customer(units: Units, processor: Processor, customer_id: str) -> str:
+    """Who the customer is at the processor: our id for the test processor; at Stripe, the Stripe
+    Customer mirrored from ours (made once, its id kept beside ours)."""
+    if processor.name != "stripe":
+        return customer_id
+    with units() as uow:
+        customer = uow.session.get(Customer, customer_id)
+        known, email = customer.stripe_customer_id, customer.email
+    if known:
+        return known
+    made = processor.customer_reference(customer_id, email)  # idempotent: keyed by our id
+    with units() as uow:
+        uow.session.get(Customer, customer_id).stripe_customer_id = made
+        uow.commit()
+    return made
 
 
 def _recorded(units: Units, record: Callable[[UnitOfWork], Attempt]) -> Attempt:
@@ -330,16 +348,16 @@ def _after_saving(units: Units, processor: Processor, session_id: str, saved: Sa
     with units() as uow:
         attempt, method_id = record_saved_method(uow, session_id, saved, processor.name, now())
         session = _session(uow, session_id)
-        charge = None
+        due = None
         if attempt.step is Step.PROCESSING and method_id and session.payment_id:
             payment = _payment(uow, session.payment_id)
-            charge = (payment.id, OffSessionChargeRequest(payment.id, payment.amount_atom, payment.currency,
-                                                          session.customer_id, saved.reference), method_id)
+            due = (payment.id, payment.amount_atom, payment.currency, session.customer_id)
         uow.commit()
-    if charge is None:
+    if due is None:
         return attempt
-    payment_id, request, method_id = charge
-    result = processor.charge_saved(request)
+    payment_id, amount, currency, customer_id = due
+    result = processor.charge_saved(OffSessionChargeRequest(
+        payment_id, amount, currency, processor_customer(units, processor, customer_id), saved.reference))
     return _recorded(units, lambda uow: record_charge(uow, session_id, payment_id, result, now(),
                                                       payment_method_id=method_id))
 

@@ -130,6 +130,8 @@ class Customer(_Owned, Base):
     email: Mapped[str] = mapped_column(String(512))
     name: Mapped[str | None] = mapped_column(String(255))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    # The same customer at Stripe (cus_… of the merchant's Stripe account), made at its first payment there.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
     __table_args__ = (Index("customers_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
                       # Checkout reuses a customer by email, case-insensitively.
                       Index("customers_by_email", "account_id", "livemode", text("lower(email)")))

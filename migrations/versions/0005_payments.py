@@ -157,6 +157,7 @@ def upgrade() -> None:
     sa.Column('outcome', sa.String(length=32), nullable=True),
     sa.PrimaryKeyConstraint('processor', 'event_id')
     )
+    op.add_column('customers', sa.Column('stripe_customer_id', sa.String(length=255), nullable=True))
     op.add_column('accounts', sa.Column('display_name', sa.String(length=255), nullable=True))
     op.add_column('accounts', sa.Column('support_email', sa.String(length=512), nullable=True))
     op.add_column('accounts', sa.Column('brand_color', sa.String(length=7), nullable=True))
@@ -180,6 +181,7 @@ def downgrade() -> None:
     op.drop_column('checkout_sessions', 'payment_id')
     op.drop_column('checkout_sessions', 'customer_email')
     op.drop_column('accounts', 'brand_color')
+    op.drop_column('customers', 'stripe_customer_id')
     op.drop_column('accounts', 'support_email')
     op.drop_column('accounts', 'display_name')
     op.drop_index('refunds_due_for_check', table_name='refunds', postgresql_where=sa.text("status = 'pending'"))

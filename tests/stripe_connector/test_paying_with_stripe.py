@@ -1,0 +1,68 @@
+"""The pay flow end to end through the stripe connector against localstripe: a payment charged
+as a PaymentIntent with our payment id, its customer mirrored at Stripe once (the id kept beside
+ours and reused), a setup checkout saving the card to that Stripe customer."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain import checkout_payments, checkout_sessions
+from domain.checkout_tokens import new_checkout_token
+from domain.ids import new_id
+from domain.models import Customer, Payment, PaymentMethod
+from tests.conftest import find_share_link, make_merchant
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def session_for(merchant, uow_factory, settings, **link) -> str:
+    if link.get("mode") != "setup":
+        link.setdefault("line_items", [{"price_id": merchant.price(2500)["id"]}])
+    made = merchant.ok("POST", "/payment-links", link)
+    token = new_checkout_token(settings.secret_key, now())
+    with uow_factory() as uow:
+        found = find_share_link(uow.session.get_bind(), made["secure_token"])
+        checkout_sessions.store(uow, checkout_sessions.new_session(found, session_id=new_id("cs", False),
+                                                                   checkout_token=token, now=now()))
+        uow.commit()
+    return token
+
+
+def pay(deps, localstripe, token: str, card: str = "4242424242424242") -> checkout_payments.Attempt:
+    form = checkout_payments.PayForm(email="grace@example.com", payment_method=localstripe.payment_method(card))
+    return checkout_payments.pay(deps.units, token, form, localstripe.processor(), now=now,
+                                 return_url="https://checkout.example.test/return")
+
+
+def test_a_payment_is_a_payment_intent_and_the_customer_is_mirrored_once(client, uow_factory, settings, deps,
+                                                                          localstripe):
+    merchant = make_merchant(client, uow_factory).in_test_mode()
+    first, second = (session_for(merchant, uow_factory, settings) for _ in range(2))
+    assert pay(deps, localstripe, first).completed and pay(deps, localstripe, second).completed
+    with uow_factory() as uow:
+        sessions = [checkout_sessions.find_by_token(uow, token) for token in (first, second)]
+        assert sessions[0].customer_id == sessions[1].customer_id
+        stripe_customer = uow.session.get(Customer, sessions[0].customer_id).stripe_customer_id
+        payment = uow.session.get(Payment, sessions[0].payment_id)
+        payment_id, reference, processor, last4 = (payment.id, payment.processor_reference, payment.processor,
+                                                   payment.card["last4"])
+    assert stripe_customer.startswith("cus_")
+    intent = localstripe.get(f"/v1/payment_intents/{reference}")
+    assert (intent["status"], intent["amount"], intent["customer"]) == ("succeeded", 2500, stripe_customer)
+    assert intent["metadata"]["paymentkit_id"] == payment_id
+    assert (processor, last4) == ("stripe", "4242")
+
+
+def test_a_setup_checkout_saves_the_card_to_the_stripe_customer(client, uow_factory, settings, deps, localstripe):
+    merchant = make_merchant(client, uow_factory).in_test_mode()
+    token = session_for(merchant, uow_factory, settings, mode="setup")
+    assert pay(deps, localstripe, token).completed
+    with uow_factory() as uow:
+        session = checkout_sessions.find_by_token(uow, token)
+        method = uow.session.get(PaymentMethod, session.payment_method_id)
+        saved = (method.processor, method.card_brand, method.card_last4)
+        reference = method.processor_reference
+        stripe_customer = uow.session.get(Customer, session.customer_id).stripe_customer_id
+    assert saved == ("stripe", "visa", "4242")
+    assert localstripe.get(f"/v1/payment_methods/{reference}")["customer"] == stripe_customer
