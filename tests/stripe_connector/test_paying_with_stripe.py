@@ -65,4 +65,8 @@ def test_a_setup_checkout_saves_the_card_to_the_stripe_customer(client, uow_fact
         reference = method.processor_reference
         stripe_customer = uow.session.get(Customer, session.customer_id).stripe_customer_id
     assert saved == ("stripe", "visa", "4242")
-    assert localstripe.get(f"/v1/payment_methods/{reference}")["customer"] == stripe_customer
+    # localstripe does not attach a SetupIntent's card to its customer as Stripe does; the
+    # SetupIntent itself names the customer and our key.
+    [setup] = [s for s in localstripe.get("/v1/setup_intents?limit=100")["data"]
+               if s.get("payment_method") == reference]
+    assert setup["customer"] == stripe_customer and setup["metadata"]["paymentkit_id"].endswith(".method.0")
