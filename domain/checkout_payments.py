@@ -45,6 +45,7 @@ MAX_DECLINES = 5
 FIRST_CHECK_AFTER = timedelta(seconds=10)
 MAX_CHECK_INTERVAL = timedelta(minutes=30)
 LIVE = (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION)
+CANCELED = "The payment was canceled; you may try again."
 
 
 class Step(StrEnum):
@@ -236,7 +237,7 @@ def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: Cha
     if status == PaymentStatus.FAILED:
         return Attempt(Step.DECLINED, message=payment.failure_message)
     return Attempt(Step.NOT_OPEN if checkout_sessions.effective_status(session, now) != Status.OPEN
-                   else Step.DECLINED, message="The payment was canceled; you may try again.")
+                   else Step.DECLINED, message=CANCELED)
 
 
 def _complete(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, payment_status: str) -> bool:
@@ -253,6 +254,10 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
     Saved: the customer's PaymentMethod (one per processor reference), and a setup checkout
     completes. The method's id comes back for the charge that follows in a subscription."""
     session = _session(uow, session_id)
+    if session.status == Status.COMPLETE:  # told again: nothing more to do
+        return Attempt(Step.COMPLETED), session.payment_method_id
+    if checkout_sessions.effective_status(session, now) != Status.OPEN:
+        return Attempt(Step.NOT_OPEN), None
     if result.outcome is Outcome.UNKNOWN:
         return Attempt(Step.PROCESSING), None
     if result.outcome is Outcome.REQUIRES_ACTION:
@@ -260,6 +265,7 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
             payment = _payment(uow, session.payment_id)
             payment.status = apply_payment_outcome(payment.status, Outcome.REQUIRES_ACTION).value
             payment.action_url = result.action_url
+            payment.next_check_at = max(session.expires_at, now) + FIRST_CHECK_AFTER  # the customer's turn
             payment.updated_at = now
         return Attempt(Step.REQUIRES_ACTION, action_url=result.action_url), None
     if result.outcome is not Outcome.SUCCEEDED:
@@ -284,12 +290,11 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
         uow.session.add(method)
     session.payment_method_id = method.id
     uow.session.flush()
-    if session.mode == Mode.SETUP:
+    if amount_due(session) == 0:  # setup, or a subscription's trial without fees
         return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="no_payment_required")), \
             method.id
-    if session.payment_id is None:  # a subscription with nothing due today: a trial without fees
-        return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="no_payment_required")), \
-            method.id
+    if session.payment_id is None:  # its payment was given up meanwhile (the reconcile job canceled it)
+        return Attempt(Step.DECLINED, message=CANCELED), None
     return Attempt(Step.PROCESSING), method.id
 
 
@@ -444,9 +449,12 @@ def reconcile(units: Units, payment_id: str, processor_for: Callable[[UnitOfWork
         processor = processor_for(uow, Owner(payment.account_id, payment.livemode), payment.processor)
         time_over = now() >= session.expires_at
         session_id = session.id
+        waiting_for_customer = payment.status == PaymentStatus.REQUIRES_ACTION and not time_over
     if processor is None:
         return None
     found = processor.lookup(payment_id)
+    if waiting_for_customer and (found is None or found.outcome is Outcome.REQUIRES_ACTION):
+        return None  # they may still be authenticating (the charge, or the card a subscription saves first)
     if found is None or (found.outcome is Outcome.REQUIRES_ACTION and time_over):
         found = processor.cancel(payment_id)  # never arrived, or abandoned: make sure it cannot happen later
     return _recorded(units, lambda uow: record_charge(uow, session_id, payment_id, found, now()))

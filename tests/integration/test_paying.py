@@ -466,3 +466,24 @@ def test_a_payment_is_reconciled_by_the_processor_that_took_it(faulty, deps, mer
     attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
                                           lambda: datetime.now(UTC))
     assert attempt.step is checkout_payments.Step.COMPLETED
+
+
+def test_a_subscription_card_that_authenticates_is_not_given_up_while_the_customer_answers(
+        client, deps, merchant, uow_factory, settings):
+    """Saving the 3155 card needs the challenge; the reconcile job, running meanwhile, leaves the
+    waiting payment alone; once authorized, the setup fee is charged and the subscription starts."""
+    link = make_link(merchant, mode="subscription", free_trial_days=7,
+                     line_items=[{"price_id": merchant.recurring_price(3000)["id"]},
+                                 {"price_id": merchant.price(700)["id"]}])
+    token = open_session(uow_factory, settings, link)
+    sent = pay(client, token, CHALLENGE)
+    assert sent.status_code == 303 and "/checkout/challenge/" in sent.headers["location"]
+    [payment] = payments_of(uow_factory, session_of(uow_factory, token).id)
+    assert payment.status == "requires_action"
+    assert checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
+                                       lambda: datetime.now(UTC)) is None
+    answered = client.simulate_post(urlsplit(sent.headers["location"]).path, body="answer=authorize", headers=FORM)
+    follow(client, answered)
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_status) == ("complete", "paid") and session.subscription_id
+    assert [(p.status, p.amount_atom) for p in payments_of(uow_factory, session.id)] == [("succeeded", 700)]
