@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from api.dashboard.web import Form
-from domain import catalog, payment_links, payment_records
+from domain import catalog, payment_links, payment_records, processors
 from domain.currencies import exponent, format_atoms
 from domain.errors import DomainError, invalid
 from domain.rules import require_currency
@@ -191,3 +191,19 @@ def refund_errors(error: DomainError, left_atom: int, currency: str) -> dict[str
                 else "nothing is left to refund"}
     return errors_of(error, REFUND_FIELDS, {"amount_atom": "amount"}, {"amount_atom": "the amount"})
 
+
+# ---- the processor ----------------------------------------------------------------------------
+
+PROCESSOR_FIELDS = {"processor", "secret_key", "publishable_key", "webhook_secret"}
+PROCESSOR_LABELS = {"secret_key": "secret key", "publishable_key": "publishable key",
+                    "webhook_secret": "webhook signing secret"}
+
+
+def processor_command(form: Form) -> processors.ChooseProcessor:
+    """Stripe's keys are read only when Stripe is chosen (the test processor takes none)."""
+    name = form.get("processor")
+    if name != "stripe":
+        return processors.ChooseProcessor(processor=name)
+    return processors.ChooseProcessor(processor=name, secret_key=form.get("secret_key"),
+                                      publishable_key=form.get("publishable_key"),
+                                      webhook_secret=form.get("webhook_secret"))

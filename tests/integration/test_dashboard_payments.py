@@ -387,3 +387,75 @@ def test_the_link_page_shows_revenue_less_refunds(browser, user, deps, uow_facto
             payment_records.Revenue("EUR", 1999, 1000), payment_records.Revenue("USD", 1999, 0)]
         assert payment_records.link_revenue(uow, Owner(user.account_id, True), link["id"]) == []
 
+
+# ---- Settings → Processor ---------------------------------------------------------------------
+
+STRIPE_TEST = {"processor": "stripe", "publishable_key": "pk_test_fakefakefake0000pk01",
+               "secret_key": "sk_test_fakefakefake0000p7dc", "webhook_secret": "whsec_5x6y7z8w9v0u"}
+PROCESSOR = "/dashboard/settings/processor"
+
+
+def test_processor_page_in_test_mode_shows_the_built_in_processor_and_chooses(browser, user, deps, uow_factory):
+    page = browser.get(PROCESSOR)
+    assert page.status_code == 200
+    assert "Test processor (built in)" in page.text and "Not taking payments yet" not in page.text
+    assert 'href="/dashboard/settings" class="current">Settings<' in page.text and ">Processor</a>" in page.text
+    assert browser.get("/dashboard/settings").headers["location"] == PROCESSOR
+
+    saved = browser.submit(PROCESSOR, STRIPE_TEST)
+    assert saved.status_code == 303
+    page = browser.get(saved.headers["location"]).text
+    assert "sk_test_…p7dc" in page and ">…9v0u<" in page and "pk_test_fakefakefake0000pk01" in page
+    assert STRIPE_TEST["secret_key"] not in page and STRIPE_TEST["webhook_secret"] not in page
+    owner = Owner(user.account_id, False)
+    with uow_factory() as uow:
+        assert processors.choice(uow, owner, deps.processors.box).processor == "stripe"
+        # The warning says what the hosted checkout does: no payments without a connector.
+        assert ("Not taking payments yet" in page) == (deps.processors.for_owner(uow, owner) is None)
+
+    assert browser.submit(PROCESSOR, {"processor": "test", "secret_key": "ignored"}).status_code == 303
+    page = browser.get(PROCESSOR).text
+    assert "Test processor (built in)" in page and "sk_test_…p7dc" not in page
+    with uow_factory() as uow:
+        assert processors.choice(uow, owner, deps.processors.box).processor == "test"
+
+
+@pytest.mark.parametrize("form, field, message", [
+    ({"processor": ""}, "processor", "processor must be test or stripe"),
+    ({"processor": "paypal"}, "processor", "processor must be test or stripe"),
+    ({**STRIPE_TEST, "secret_key": ""}, "secret_key", "secret key must not be empty"),
+    ({**STRIPE_TEST, "secret_key": "sk_live_fakefakefake0000p7dc"}, "secret_key",
+     "this is a test-mode setting: use your Stripe test secret key"),
+    ({**STRIPE_TEST, "secret_key": "pk_test_oops"}, "secret_key",
+     "secret key must be a Stripe key starting with sk_live_ or sk_test_ or rk_live_ or rk_test_"),
+    ({**STRIPE_TEST, "publishable_key": "sk_test_oops"}, "publishable_key",
+     "publishable key must be a Stripe key starting with pk_live_ or pk_test_"),
+    ({**STRIPE_TEST, "webhook_secret": "secret"}, "webhook_secret",
+     "webhook signing secret must be a Stripe key starting with whsec_"),
+])
+def test_processor_form_errors_sit_next_to_their_field(browser, user, deps, uow_factory, form, field, message):
+    refused = browser.submit(PROCESSOR, form)
+    assert refused.status_code == 400
+    assert error_next_to(refused.text, field) == message, refused.text
+    assert STRIPE_TEST["secret_key"] not in refused.text  # secrets are never sent back
+    with uow_factory() as uow:
+        assert processors.choice(uow, Owner(user.account_id, False), deps.processors.box).processor == "test"
+
+
+def test_processor_page_in_live_mode_warns_until_stripe_is_chosen(browser, user, deps, uow_factory):
+    browser.submit(PROCESSOR, {"livemode": "true", "next": PROCESSOR}, action="/dashboard/mode")
+    page = browser.get(PROCESSOR).text
+    assert "Not taking payments yet" in page and 'value="test"' not in page
+    refused = browser.submit(PROCESSOR, {"processor": "test"})
+    assert refused.status_code == 400
+    assert error_next_to(refused.text, "processor") == \
+        "The test processor takes no real money: choose stripe for live mode."
+    refused = browser.submit(PROCESSOR, STRIPE_TEST)
+    assert error_next_to(refused.text, "secret_key") == "this is a live-mode setting: use your Stripe live secret key"
+    live = {**STRIPE_TEST, "secret_key": "sk_live_51Hx0000abcd9876", "publishable_key": "pk_live_51Hx0000wxyz"}
+    assert browser.submit(PROCESSOR, live).status_code == 303
+    page = browser.get(PROCESSOR).text
+    assert "sk_live_…9876" in page and "pk_live_51Hx0000wxyz" in page and live["secret_key"] not in page
+    with uow_factory() as uow:
+        assert processors.choice(uow, Owner(user.account_id, True), deps.processors.box).processor == "stripe"
+        assert processors.choice(uow, Owner(user.account_id, False), deps.processors.box).processor == "test"
