@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from domain import checkout_payments, checkout_sessions, payment_records, processors
+from domain import checkout_sessions, payment_records, processors
 from domain.checkout_tokens import new_checkout_token
 from domain.db import utcnow
 from domain.ids import new_id
 from domain.models import Payment
 from domain.queries import Owner
-from tests.conftest import TEST_CARD, find_share_link
+from tests.conftest import TEST_CARD, find_share_link, pay_session
 from tests.integration.test_dashboard import (  # noqa: F401  (fixtures)
     browser, csrf_of, error_next_to, sandbox_price, user)
 
@@ -37,10 +37,7 @@ def new_session(uow_factory, settings, link: dict, now=None) -> str:
 
 def pay(deps, token: str, *, email: str = "ada@example.com", name: str | None = None, card: str = TEST_CARD):
     """Pay as the hosted checkout does (the built-in test processor, the real pay flow)."""
-    processor = deps.processors.test_processor()
-    form = checkout_payments.PayForm(email=email, name=name, card=processor.read_card(card, "12/34", "123"))
-    return checkout_payments.pay(deps.units, token, form, processor, now=utcnow,
-                                 return_url="https://checkout.example.test/return")
+    return pay_session(deps, token, card=card, email=email, name=name)
 
 
 def session_of(uow_factory, token: str):
@@ -355,7 +352,7 @@ def test_the_session_page_shows_its_customer_and_payment(browser, user, deps, uo
     assert "Not known yet: the customer gives an email when they pay." in page and "Not paid." in page
 
     listed = browser.get("/dashboard/checkout-sessions").text
-    row = re.search(rf'<td><a class="mono" href="/dashboard/checkout-sessions/{session_id}">.*?</tr>', listed,
+    row = re.search(rf'<a class="mono" href="/dashboard/checkout-sessions/{session_id}">.*?</tr>', listed,
                     re.S).group(0)
     assert "ada@example.com" in row
 
