@@ -18,7 +18,7 @@ from domain.models import Payment
 from domain.queries import Owner
 from tests.conftest import TEST_CARD, find_share_link, pay_session
 from tests.integration.test_dashboard import (  # noqa: F401  (fixtures)
-    browser, csrf_of, error_next_to, sandbox_price, user)
+    Browser, browser, csrf_of, error_next_to, sandbox_price, user)
 
 DECLINED_CARD = "4000000000000002"
 
@@ -289,6 +289,21 @@ def test_a_refund_needs_the_csrf_token(browser, user, deps, uow_factory, setting
     for form in ({"amount": "1.00", "confirm": "yes"}, {"amount": "1.00", "confirm": "yes", "csrf_token": "forged"}):
         assert browser.post(f"/dashboard/payments/{payment_id}/refund", form).status_code == 403
     assert stored(uow_factory, payment_id) == (0, [])
+
+
+def test_signed_out_the_new_pages_send_to_sign_in_and_refund_nothing(client, user, deps, uow_factory, settings):
+    _, payment_id = paid(deps, uow_factory, settings, sell_link(user))
+    visitor = Browser(client)
+    for path in ("/dashboard/payments", f"/dashboard/payments/{payment_id}", "/dashboard/customers",
+                 "/dashboard/settings/processor"):
+        result = visitor.get(path)
+        assert result.status_code == 303 and result.headers["location"].startswith("/dashboard/sign-in?next=")
+    for path, form in ((f"/dashboard/payments/{payment_id}/refund", {"amount": "1.00", "confirm": "yes"}),
+                       ("/dashboard/settings/processor", {"processor": "stripe", **STRIPE_TEST})):
+        assert visitor.post(path, form).status_code == 303
+    assert stored(uow_factory, payment_id) == (0, [])
+    with uow_factory() as uow:
+        assert processors.choice(uow, Owner(user.account_id, False), deps.processors.box).processor == "test"
 
 
 def test_another_accounts_payment_is_the_not_found_page(browser, user, other_merchant, deps, uow_factory, settings):
