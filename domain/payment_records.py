@@ -12,17 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from domain import listing
 from domain.db import UnitOfWork
 from domain.errors import Conflict, invalid
 from domain.ids import new_id
 from domain.listing import get_owned
-from domain.models import Customer, Payment, PaymentMethod, Refund
+from domain.models import CheckoutSession, Customer, Payment, PaymentMethod, Refund
 from domain.payments.processor import Outcome, Processor, RefundRequest, RefundResult
-from domain.payments.refunds import refund_amount
-from domain.payments.states import RefundStatus, apply_refund_outcome
+from domain.payments.refunds import amount_left, refund_amount
+from domain.payments.states import PaymentStatus, RefundStatus, apply_refund_outcome
 from domain.queries import Owner, Page, PageQuery
 from domain.rules import require_text
 
@@ -50,6 +50,54 @@ def refunds_of(uow: UnitOfWork, payment_ids: list[str]) -> dict[str, list[Refund
     return found
 
 
+def left_to_refund(payment: Payment, refunds: list[Refund]) -> int:
+    """What may still be refunded of the payment (its refunds given): nothing unless it succeeded."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return 0
+    return max(amount_left(payment.amount_atom, refunds), 0)
+
+
+def customers_by_id(uow: UnitOfWork, owner: Owner, customer_ids: list[str]) -> dict[str, Customer]:
+    """This owner's customers among `customer_ids` (one query for a whole page of payments)."""
+    wanted = {customer_id for customer_id in customer_ids if customer_id}
+    if not wanted:
+        return {}
+    return {customer.id: customer for customer in uow.session.scalars(
+        select(Customer).where(Customer.account_id == owner.account_id, Customer.livemode == owner.livemode,
+                               Customer.id.in_(wanted)))}
+
+
+def payment_method(uow: UnitOfWork, owner: Owner, payment_method_id: str) -> PaymentMethod:
+    return get_owned(uow.session, PaymentMethod, owner, payment_method_id)
+
+
+@dataclass(frozen=True)
+class Revenue:
+    """Money a payment link brought in, in one currency."""
+
+    currency: str
+    paid_atom: int       # its sessions' succeeded payments
+    refunded_atom: int   # what was given back of those
+
+    @property
+    def net_atom(self) -> int:
+        return self.paid_atom - self.refunded_atom
+
+
+def link_revenue(uow: UnitOfWork, owner: Owner, link_id: str) -> list[Revenue]:
+    """The succeeded payments of a link's checkout sessions less their refunds, per currency
+    (by currency code), in one query."""
+    cs = CheckoutSession
+    rows = uow.session.execute(
+        select(Payment.currency, func.sum(Payment.amount_atom), func.sum(Payment.amount_refunded_atom))
+        .join(cs, cs.id == Payment.checkout_session_id)
+        .where(Payment.account_id == owner.account_id, Payment.livemode == owner.livemode,
+               Payment.status == PaymentStatus.SUCCEEDED.value, cs.account_id == owner.account_id,
+               cs.livemode == owner.livemode, cs.payment_link_id == link_id)
+        .group_by(Payment.currency).order_by(Payment.currency))
+    return [Revenue(currency, int(paid), int(refunded)) for currency, paid, refunded in rows]
+
+
 def payment_methods_of(uow: UnitOfWork, owner: Owner, customer_id: str) -> list[PaymentMethod]:
     """A customer's saved cards, newest first (the customer must be this owner's)."""
     get_owned(uow.session, Customer, owner, customer_id)
@@ -73,17 +121,30 @@ class _Held:
     request: RefundRequest
 
 
-def _hold(uow: UnitOfWork, owner: Owner, payment_id: str, cmd: NewRefund, now: datetime) -> _Held:
+def _checked(uow: UnitOfWork, owner: Owner, payment_id: str, cmd: NewRefund, *,
+             lock: bool) -> tuple[Payment, int]:
+    """The payment and the amount of the refund `cmd` asks for, by every refund rule."""
     if cmd.reason is not None:
         require_text(cmd.reason, "reason", 64)
         if cmd.reason not in REFUND_REASONS:
             raise invalid("reason", f"reason must be one of {', '.join(REFUND_REASONS)}")
-    payment = get_owned(uow.session, Payment, owner, payment_id, lock=True)
+    payment = get_owned(uow.session, Payment, owner, payment_id, lock=lock)
     refunds = list(uow.session.scalars(select(Refund).where(Refund.payment_id == payment.id)))
     amount = refund_amount(payment.status, payment.amount_atom, refunds, cmd.amount_atom)
     if not payment.processor_reference:
         raise Conflict("The processor has not given this payment a reference to refund.",
                        code="payment_not_refundable")
+    return payment, amount
+
+
+def refund_preview(uow: UnitOfWork, owner: Owner, payment_id: str, cmd: NewRefund) -> int:
+    """The amount `refund` would give back for `cmd` now, by the same rules, writing nothing
+    (what a confirmation step shows before the refund is made)."""
+    return _checked(uow, owner, payment_id, cmd, lock=False)[1]
+
+
+def _hold(uow: UnitOfWork, owner: Owner, payment_id: str, cmd: NewRefund, now: datetime) -> _Held:
+    payment, amount = _checked(uow, owner, payment_id, cmd, lock=True)
     refund = Refund(id=new_id("re", owner.livemode), account_id=owner.account_id, livemode=owner.livemode,
                     created_at=now, updated_at=now, payment_id=payment.id, amount_atom=amount,
                     currency=payment.currency, status=RefundStatus.PENDING.value, reason=cmd.reason,

@@ -200,13 +200,14 @@ def find_share_link(engine, secure_token: str):
 TEST_CARD = "4242424242424242"
 
 
-def pay_session(deps, checkout_token: str, now=None, *, card: str = TEST_CARD, email: str = "buyer@example.com"):
+def pay_session(deps, checkout_token: str, now=None, *, card: str = TEST_CARD, email: str = "buyer@example.com",
+                name: str | None = None):
     """Pay a test-mode session as the hosted checkout does (the built-in test processor, our
     real pay flow), at `now` (a datetime) if given; the `Attempt`."""
     from domain import checkout_payments
     from domain.db import utcnow
 
     processor = deps.processors.test_processor()
-    form = checkout_payments.PayForm(email=email, card=processor.read_card(card, "12/34", "123"))
+    form = checkout_payments.PayForm(email=email, name=name, card=processor.read_card(card, "12/34", "123"))
     return checkout_payments.pay(deps.units, checkout_token, form, processor, now=lambda: now or utcnow(),
                                  return_url="https://checkout.example.test/return")

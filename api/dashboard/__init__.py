@@ -2,7 +2,7 @@
 as the API, signed in with email and password, scoped to one account and the live/test switch."""
 from __future__ import annotations
 
-from api.dashboard import auth, catalog, checkout_sessions, payment_links
+from api.dashboard import auth, catalog, checkout_sessions, customers, payment_links, payments, processor_settings
 from api.dashboard.web import PREFIX, STATIC, BadForm, Cookies, PageNotFound, handle_bad_form, handle_not_found, \
     redirect
 
@@ -35,3 +35,11 @@ def add_routes(app, settings, deps) -> None:
     app.add_route(f"{catalog.PRODUCTS}/{{product_id}}", catalog.ProductPage(settings))
     app.add_route(catalog.PACKAGES, catalog.Packages(settings))
     app.add_route(catalog.COUPONS, catalog.Coupons(settings))
+    app.add_route(payments.PAYMENTS, payments.PaymentList())
+    app.add_route(f"{payments.PAYMENTS}/{{payment_id}}", payments.PaymentPage(deps.processors))
+    app.add_route(f"{payments.PAYMENTS}/{{payment_id}}/refund",
+                  payments.PaymentRefund(settings, deps.processors, deps.units))
+    app.add_route(customers.CUSTOMERS, customers.CustomerList())
+    app.add_route(f"{customers.CUSTOMERS}/{{customer_id}}", customers.CustomerPage())
+    app.add_route(processor_settings.SETTINGS, processor_settings.SettingsHome())
+    app.add_route(processor_settings.PROCESSOR, processor_settings.ProcessorPage(settings, deps.processors))

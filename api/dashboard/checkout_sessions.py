@@ -1,9 +1,10 @@
-"""Checkout Sessions: the list (by status, or of one link) and a session's snapshot and amounts."""
+"""Checkout Sessions: the list (by status, or of one link) and a session's snapshot, amounts,
+customer and payment."""
 from __future__ import annotations
 
 from api.dashboard import labels
 from api.dashboard.web import PREFIX, owned, page_query, pager, redirect, render
-from domain import checkout_sessions, payment_links
+from domain import checkout_sessions, payment_links, payment_records
 from domain.db import utcnow
 from domain.errors import InvalidRequest
 
@@ -36,5 +37,10 @@ class SessionPage:
         checkout = owned(checkout_sessions.get, req, session_id)
         uow, owner = req.context.uow, req.context.owner
         link = owned(payment_links.get, req, checkout.payment_link_id)
+        payment = owned(payment_records.get, req, checkout.payment_id) if checkout.payment_id else None
+        method = owned(payment_records.payment_method, req, checkout.payment_method_id) \
+            if checkout.payment_method_id else None
         render(req, resp, "session.html", checkout=checkout, link=link, now=utcnow(), section="sessions",
-               prices=labels.price_labels(uow, owner, [line["price_id"] for line in checkout.line_items]))
+               prices=labels.price_labels(uow, owner, [line["price_id"] for line in checkout.line_items]),
+               customer=payment_records.customers_by_id(uow, owner, [checkout.customer_id]).get(checkout.customer_id),
+               payment=payment, method=method, card_label=labels.card_label)

@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from api.dashboard.web import Form
-from domain import catalog, payment_links
-from domain.currencies import exponent
-from domain.errors import InvalidRequest, invalid
+from domain import catalog, payment_links, payment_records, processors
+from domain.currencies import exponent, format_atoms
+from domain.errors import DomainError, invalid
 from domain.rules import require_currency
 
 LINK_ROWS = payment_links.MAX_LINE_ITEMS
@@ -36,13 +36,19 @@ def field_for(param: str | None, fields: set[str]) -> str:
     return FORM_WIDE
 
 
-def errors_of(error: InvalidRequest, fields: set[str], rename: dict[str, str] | None = None) -> dict[str, str]:
+def errors_of(error: DomainError, fields: set[str], rename: dict[str, str] | None = None,
+              labels: dict[str, str] | None = None) -> dict[str, str]:
+    """The error next to the field it names; `labels` say parameter names in the message as the
+    form's labels do ("secret_key must ..." -> "secret key must ...")."""
     param = error.param or ""
     for given, shown in (rename or {}).items():  # command index -> form row
         if param == given or param.startswith((given + ".", given + "[")):
             param = shown + param[len(given):]
             break
-    return {field_for(param, fields): error.message}
+    message = error.message
+    for name, label in (labels or {}).items():
+        message = re.sub(rf"\b{re.escape(name)}\b", label, message)
+    return {field_for(param, fields): message}
 
 
 def whole_number(form: Form, name: str, default: int | None = None, param: str | None = None) -> int | None:
@@ -66,6 +72,13 @@ def amount_atoms(text: str, currency: str, param: str) -> int:
     if atoms != atoms.to_integral_value():
         raise invalid(param, f"{currency} amounts have at most {digits} decimal places")
     return int(atoms)
+
+
+def amount_text(amount_atom: int, currency: str) -> str:
+    """`1250` USD -> `"12.50"`: an amount as a form field holds it, which `amount_atoms` reads back."""
+    digits = exponent(currency)
+    whole, fraction = divmod(amount_atom, 10**digits)
+    return f"{whole}.{fraction:0{digits}d}" if digits else str(whole)
 
 
 # ---- payment links ----------------------------------------------------------------------------
@@ -157,3 +170,40 @@ def coupon_command(form: Form) -> catalog.NewCoupon:
         currency=currency,
         duration_in_months=whole_number(form, "duration_in_months") if duration == "repeating" else None,
         max_redemptions=whole_number(form, "max_redemptions"), redeem_by=redeem_by)
+
+
+# ---- refunds ----------------------------------------------------------------------------------
+
+REFUND_FIELDS = {"amount", "reason"}
+
+
+def refund_command(form: Form, currency: str) -> payment_records.NewRefund:
+    """An empty amount is all that is left, as in the API."""
+    text = form.get("amount")
+    return payment_records.NewRefund(amount_atom=amount_atoms(text, currency, "amount") if text else None,
+                                     reason=form.optional("reason"))
+
+
+def refund_errors(error: DomainError, left_atom: int, currency: str) -> dict[str, str]:
+    """A refused refund as the merchant reads it: what is left in money, not in atoms."""
+    if error.param == "amount_atom" and error.code == "amount_too_large":
+        return {"amount": f"at most {format_atoms(left_atom, currency)} can be refunded" if left_atom > 0
+                else "nothing is left to refund"}
+    return errors_of(error, REFUND_FIELDS, {"amount_atom": "amount"}, {"amount_atom": "the amount"})
+
+
+# ---- the processor ----------------------------------------------------------------------------
+
+PROCESSOR_FIELDS = {"processor", "secret_key", "publishable_key", "webhook_secret"}
+PROCESSOR_LABELS = {"secret_key": "secret key", "publishable_key": "publishable key",
+                    "webhook_secret": "webhook signing secret"}
+
+
+def processor_command(form: Form) -> processors.ChooseProcessor:
+    """Stripe's keys are read only when Stripe is chosen (the test processor takes none)."""
+    name = form.get("processor")
+    if name != "stripe":
+        return processors.ChooseProcessor(processor=name)
+    return processors.ChooseProcessor(processor=name, secret_key=form.get("secret_key"),
+                                      publishable_key=form.get("publishable_key"),
+                                      webhook_secret=form.get("webhook_secret"))

@@ -27,3 +27,20 @@ def coupon_label(coupon: Coupon) -> str:
     off = (f"{coupon.percent_off.normalize():f}% off" if coupon.percent_off is not None
            else f"{format_atoms(coupon.amount_off_atom, coupon.currency)} off")
     return f"{coupon.name} — {off}"
+
+
+def card_label(brand: str | None, last4: str | None) -> str:
+    """`"Visa •••• 4242"`: how a card is named everywhere (never more of its number)."""
+    if not last4:
+        return "—"
+    return f"{(brand or 'card').replace('_', ' ').title()} •••• {last4}"
+
+
+def reason_label(reason: str | None) -> str:
+    """`requested_by_customer` -> "Requested by customer"."""
+    return reason.replace("_", " ").capitalize() if reason else "No reason given"
+
+
+def customer_label(customer) -> str:
+    """A customer by name, else by email."""
+    return (customer.name or customer.email) if customer else "the customer"

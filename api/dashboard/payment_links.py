@@ -1,5 +1,5 @@
 """Payment Links: the list, Create Payment Link, a link's page (share URL, QR code, settings,
-sessions and counts) and Deactivate."""
+sessions, counts and revenue) and Deactivate."""
 from __future__ import annotations
 
 import segno
@@ -8,7 +8,7 @@ from api import serializers
 from api.dashboard import forms, labels
 from api.dashboard.auth import csrf_token
 from api.dashboard.web import PREFIX, owned, pager, page_query, read_form, redirect, render
-from domain import catalog, checkout_sessions, payment_links
+from domain import catalog, checkout_sessions, payment_links, payment_records
 from domain.db import utcnow
 from domain.errors import InvalidRequest
 from domain.queries import PageQuery
@@ -85,6 +85,7 @@ class LinkPage:
                prices=labels.price_labels(uow, owner, [item["price_id"] for item in link.line_items]),
                coupon=labels.coupon_label(coupon) if coupon else None,
                counts=payment_links.counts(uow, owner, link.id, now), sessions=sessions.data,
+               revenue=payment_records.link_revenue(uow, owner, link.id),
                more_sessions=sessions.has_more, now=now, section="links")
 
 

@@ -1,0 +1,36 @@
+"""Customers: the list, and a customer's page with their payments and saved cards (customers are
+made at checkout from the email entered, or through the API)."""
+from __future__ import annotations
+
+from api.dashboard import labels
+from api.dashboard.web import PREFIX, owned, page_query, pager, redirect, render
+from domain import catalog, payment_records
+from domain.errors import InvalidRequest
+from domain.queries import PageQuery
+
+CUSTOMERS = f"{PREFIX}/customers"
+
+
+class CustomerList:
+    dashboard = True
+
+    def on_get(self, req, resp) -> None:
+        query = page_query(req, {})
+        try:
+            found = catalog.page(req.context.uow, req.context.owner, "customers", query)
+        except InvalidRequest:
+            return redirect(resp, CUSTOMERS)
+        render(req, resp, "customers.html", customers=found.data, pages=pager(CUSTOMERS, {}, found, query),
+               section="customers")
+
+
+class CustomerPage:
+    dashboard = True
+
+    def on_get(self, req, resp, customer_id: str) -> None:
+        uow, owner = req.context.uow, req.context.owner
+        customer = owned(catalog.get, req, "customers", customer_id)
+        payments = payment_records.page(uow, owner, PageQuery(limit=10, filters={"customer_id": customer.id}))
+        render(req, resp, "customer.html", customer=customer, payments=payments.data,
+               more_payments=payments.has_more, cards=payment_records.payment_methods_of(uow, owner, customer.id),
+               card_label=labels.card_label, section="customers")
