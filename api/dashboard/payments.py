@@ -48,7 +48,7 @@ def _page(req, resp, payment, processors: Processors, values=None, errors=None, 
     link = owned(payment_links.get, req, checkout.payment_link_id) if checkout else None
     render(req, resp, "payment.html", status=status, payment=payment, refunds=refunds, left=left,
            customer=payment_records.customers_by_id(uow, owner, [payment.customer_id]).get(payment.customer_id),
-           checkout=checkout, link=link, taking_payments=processors.for_owner(uow, owner) is not None,
+           checkout=checkout, link=link, taking_payments=processors.for_processor(uow, owner, payment.processor) is not None,
            values=values or {"amount": forms.amount_text(left, payment.currency), "reason": "requested_by_customer"},
            errors=errors or {}, csrf_token=csrf_token(req), reasons=payment_records.REFUND_REASONS,
            reason_label=labels.reason_label, card_label=labels.card_label,
@@ -84,7 +84,7 @@ class PaymentRefund:
         form = read_form(req, self._settings.max_body_bytes)
         try:
             cmd = forms.refund_command(form, payment.currency)
-            processor = self._processors.for_owner(uow, owner)
+            processor = self._processors.for_processor(uow, owner, payment.processor)  # refunded where it was paid
             if processor is None:
                 raise Conflict(NO_PROCESSOR, code="no_processor")
             if form.get("confirm") != "yes":
