@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from domain import catalog, payment_links, rules
+from domain import accounts, catalog, payment_links, processors, rules
 from domain.currencies import EXPONENTS
 
 NOT_BLANK = rules.NOT_BLANK_PATTERN  # what the domain's "must not be empty" (strip()) leaves standing
@@ -337,6 +337,59 @@ class CheckoutSessionOut(Response, kw_only=True):
     payment_status: Literal["unpaid", "paid", "no_payment_required"]
 
 
+# ---- the account and its processor (SPEC 10, SPEC 7) ----------------------------------------
+
+BrandColor = Annotated[str, Meta(description="#RRGGBB", extra_json_schema={"pattern": accounts.BRAND_COLOR_PATTERN})]
+
+
+class AccountUpdate(Request, kw_only=True):
+    """Only these fields may change; a field left out stays as it is. Null resets display_name to
+    the account's name and removes support_email and brand_color."""
+
+    display_name: RequiredName | None | UnsetType = UNSET
+    support_email: Email | None | UnsetType = UNSET
+    brand_color: BrandColor | None | UnsetType = UNSET
+
+
+class AccountOut(Response, kw_only=True):
+    id: str
+    object: Literal["account"] = "account"
+    name: str
+    display_name: Annotated[str, Meta(description="what customers see: the name until one is set")]
+    support_email: str | None
+    brand_color: str | None
+    created_at: datetime
+
+
+def _stripe_key(param: str) -> Any:
+    return Annotated[str, Meta(max_length=rules.MAX_NAME_CHARS, extra_json_schema={
+        "pattern": processors.STRIPE_KEY_PATTERNS[param],
+        "description": "stripe only; of the API key's mode (a Stripe key of the other mode is a 400 "
+                       "`livemode_mismatch`)" if param != "webhook_secret" else "stripe only"})]
+
+
+class ProcessorChoose(Request, kw_only=True):
+    """`test` (test mode only: in live mode a 400 `livemode_mismatch`) takes no keys; `stripe` takes
+    all three."""
+
+    processor: Literal[processors.PROCESSORS]  # type: ignore[valid-type]
+    secret_key: _stripe_key("secret_key") | None = None  # type: ignore[valid-type]
+    publishable_key: _stripe_key("publishable_key") | None = None  # type: ignore[valid-type]
+    webhook_secret: _stripe_key("webhook_secret") | None = None  # type: ignore[valid-type]
+
+
+class ProcessorSettingOut(Response, kw_only=True):
+    """The mode's processor; null in live mode until one is chosen (no payments are taken)."""
+
+    object: Literal["processor_setting"] = "processor_setting"
+    livemode: bool
+    processor: Literal[processors.PROCESSORS] | None  # type: ignore[valid-type]
+    publishable_key: str | None
+    secret_key: Annotated[str | None, Meta(description="masked: its prefix and last four characters")]
+    webhook_secret: Annotated[str | None, Meta(description="masked: its last four characters")]
+    updated_at: Annotated[datetime | None, Meta(description="null while the mode's default is in use")]
+
+
 # ---- rules between fields, for the document ---------------------------------------------------
 
 def _given(*names: str) -> dict[str, Any]:
@@ -387,10 +440,20 @@ def _coupon_rules() -> dict[str, Any]:
     ]}
 
 
+def _processor_rules() -> dict[str, Any]:
+    """domain.processors.choose: `test` takes no keys, `stripe` all three."""
+    keys = ("secret_key", "publishable_key", "webhook_secret")
+    return {"allOf": [{"anyOf": [
+        {"allOf": [_is("processor", "test"), _absent(*keys)]},
+        {"allOf": [_is("processor", "stripe"), _given(*keys)]},
+    ]}]}
+
+
 # A shape -> what its component says beside its fields (api/openapi.py merges it in). Each is an
 # `allOf`, so that a generated client keeps one model per shape.
 RULES: dict[type, dict[str, Any]] = {
     PaymentLinkCreate: _link_cart_rules(),
     PriceCreate: _price_rules(),
     CouponCreate: _coupon_rules(),
+    ProcessorChoose: _processor_rules(),
 }

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from api import schemas
-from domain import checkout_sessions, models
+from domain import accounts, checkout_sessions, models
+from domain.processors import ProcessorChoice
 
 
 def _owned(obj) -> dict:
@@ -69,3 +70,15 @@ def checkout_session(s: models.CheckoutSession, checkout_base_url: str, now) -> 
         expired_at=checkout_sessions.effective_expired_at(s, now), livemode=s.livemode,
         customer_email=s.customer_email, payment_id=s.payment_id, payment_method_id=s.payment_method_id,
         subscription_id=s.subscription_id, payment_status=s.payment_status)
+
+
+def account(a: models.Account) -> schemas.AccountOut:
+    return schemas.AccountOut(id=a.id, name=a.name, display_name=accounts.display_name_of(a),
+                              support_email=a.support_email, brand_color=a.brand_color, created_at=a.created_at)
+
+
+def processor_setting(c: ProcessorChoice) -> schemas.ProcessorSettingOut:
+    """A mode's processor choice; its secrets come masked from the domain (processors.choice)."""
+    return schemas.ProcessorSettingOut(livemode=c.livemode, processor=c.processor, publishable_key=c.publishable_key,
+                                       secret_key=c.secret_key, webhook_secret=c.webhook_secret,
+                                       updated_at=c.updated_at)

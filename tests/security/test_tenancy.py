@@ -22,7 +22,11 @@ BODIES = {
     "ProductCreate": {"name": "Intruder"},
     "CustomerCreate": {"email": "intruder@example.com"},
     "CouponCreate": {"name": "Free", "percent_off": 100},
+    "AccountUpdate": {"display_name": "Taken over", "support_email": "intruder@example.com"},
+    "ProcessorChoose": {"processor": "stripe", "secret_key": "sk_live_IntruderSecret00", "publishable_key":
+                        "pk_live_IntruderPublic00", "webhook_secret": "whsec_IntruderHook00"},
 }
+VICTIM_SECRET = "sk_live_VictimSecretKey9876"
 
 
 @pytest.fixture
@@ -40,9 +44,17 @@ def victim(merchant, client, celery_worker, uow_factory):
     assert opened.status_code == 200, opened.text
     session_id = opened.json["checkout_session_id"]
     wait_for(lambda: merchant.get(f"/checkout-sessions/{session_id}").status_code == 200)
+    merchant.ok("PATCH", "/account", {"display_name": "Victim shop", "support_email": "victim@example.com"})
+    merchant.ok("PUT", "/processor", {"processor": "stripe", "secret_key": VICTIM_SECRET,
+                                      "publishable_key": "pk_live_VictimPublicKey", "webhook_secret": "whsec_VictimHook"})
     objects = {"product": product, "price": price, "package": package, "coupon": coupon, "customer": customer,
                "link": link, "session": merchant.ok("GET", f"/checkout-sessions/{session_id}")}
     return merchant, objects
+
+
+def settings_of(merchant) -> dict:
+    """The account and its live processor, as its owner reads them."""
+    return {"account": merchant.ok("GET", "/account"), "processor": merchant.ok("GET", "/processor")}
 
 
 def secrets_of(objects: dict) -> list[str]:
@@ -50,7 +62,7 @@ def secrets_of(objects: dict) -> list[str]:
     link, session = objects["link"], objects["session"]
     found = [o["id"] for o in objects.values()]
     found += [link["secure_token"], session["checkout_url"].rsplit("/", 1)[-1], "Victim", "victim-meta",
-              "victim@example.com", "4242"]
+              "victim@example.com", "4242", VICTIM_SECRET[-4:]]
     return found
 
 
@@ -100,6 +112,7 @@ def assert_refused(result, statuses: set[int], leaks: list[str], what: str) -> N
 def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, other_merchant):
     merchant, objects = victim
     leaks = secrets_of(objects)
+    settings_before = settings_of(merchant)
     own = f"/api/{merchant.account_id}"
     for method, path, operation in merchant_operations(client):
         url = concrete(path, merchant.account_id, objects)
@@ -128,9 +141,15 @@ def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, othe
         elif method == "GET":
             listed = call(client, method, url, merchant.test_api_key, None)
             assert listed.status_code == 200, (what, listed.text)
-            assert listed.json["data"] == [], f"{what}: the test key lists live objects"
+            if listed.json["object"] == "list":
+                assert listed.json["data"] == [], f"{what}: the test key lists live objects"
+            else:  # one object of the account: the account itself (one for both modes), or the test mode's own
+                assert listed.json.get("livemode") is not True, f"{what}: the test key reads live settings"
+                for secret in ("VictimSecret", "VictimPublic", "VictimHook", VICTIM_SECRET[-4:]):
+                    assert secret not in listed.text, f"{what}: the test key reads live keys"
     # Nothing the walk sent changed anything.
     for kind, before in objects.items():
         path = {"link": "payment-links", "session": "checkout-sessions"}.get(kind, kind + "s")
         after = merchant.ok("GET", f"/{path}/{before['id']}")
         assert after == before, f"the {kind} changed during the walk"
+    assert settings_of(merchant) == settings_before, "the account or its processor changed during the walk"
