@@ -14,6 +14,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from domain import accounts, catalog, payment_links, processors, rules
 from domain.currencies import EXPONENTS
+from domain.payments.states import PaymentStatus, RefundStatus
 
 NOT_BLANK = rules.NOT_BLANK_PATTERN  # what the domain's "must not be empty" (strip()) leaves standing
 
@@ -335,6 +336,69 @@ class CheckoutSessionOut(Response, kw_only=True):
     payment_method_id: str | None
     subscription_id: str | None
     payment_status: Literal["unpaid", "paid", "no_payment_required"]
+
+
+# ---- payments, refunds and saved payment methods (SPEC 7) ------------------------------------
+
+class RefundOut(Response, kw_only=True):
+    id: str
+    object: Literal["refund"] = "refund"
+    payment_id: str
+    amount_atom: int
+    currency: str
+    status: Literal[tuple(status.value for status in RefundStatus)]  # type: ignore[valid-type]
+    reason: str | None
+    failure_code: str | None
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class CardOut(Response, kw_only=True):
+    """All that is ever shown of a card."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class PaymentMethodDetailsOut(Response, kw_only=True):
+    type: str
+    card: CardOut
+
+
+class PaymentOut(Response, kw_only=True):
+    id: str
+    object: Literal["payment"] = "payment"
+    checkout_session_id: str | None
+    customer_id: str | None
+    amount_atom: int
+    currency: str
+    status: Literal[tuple(status.value for status in PaymentStatus)]  # type: ignore[valid-type]
+    failure_code: str | None
+    failure_message: str | None
+    payment_method_id: str | None
+    payment_method_details: Annotated[PaymentMethodDetailsOut | None,
+                                      Meta(description="the card charged; null when the processor did not say")]
+    processor: str
+    processor_reference: str | None
+    amount_refunded_atom: int
+    refunds: Annotated[list[RefundOut], Meta(description="oldest first")]
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentMethodOut(Response, kw_only=True):
+    id: str
+    object: Literal["payment_method"] = "payment_method"
+    customer_id: str
+    type: str
+    card: CardOut
+    processor: str
+    livemode: bool
+    created_at: datetime
 
 
 # ---- the account and its processor (SPEC 10, SPEC 7) ----------------------------------------

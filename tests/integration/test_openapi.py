@@ -69,6 +69,9 @@ def test_each_operation_has_a_name_and_a_tag_of_its_resource(doc):
     assert named[("delete", "/api/{account_id}/payment-links/{link_id}")] == ("deactivate_payment_link",
                                                                                ["payment_links"])
     assert named[("patch", "/api/{account_id}/coupons/{object_id}")] == ("update_coupon", ["coupons"])
+    assert named[("get", "/api/{account_id}/payments")] == ("list_payments", ["payments"])
+    assert named[("get", "/api/{account_id}/customers/{object_id}/payment-methods")] == ("list_payment_methods",
+                                                                                        ["payment_methods"])
     assert named[("patch", "/api/{account_id}/account")] == ("update_account", ["account"])
     assert named[("put", "/api/{account_id}/processor")] == ("choose_processor", ["processor"])
     declared = {tag["name"] for tag in doc["tags"]}
@@ -223,10 +226,13 @@ def test_health_is_public(doc):
     assert "503" in doc["paths"]["/readyz"]["get"]["responses"]
 
 
-def test_account_and_processor_are_the_specs(doc):
+def test_payments_account_and_processor_are_the_specs(doc):
     schemas = doc["components"]["schemas"]
     assert set(schemas["AccountUpdate"]["properties"]) == {"display_name", "support_email", "brand_color"}
     assert set(schemas["ProcessorChoose"]["properties"]) == {"processor", "secret_key", "publishable_key",
                                                              "webhook_secret"}
+    listed = doc["paths"]["/api/{account_id}/payments"]["get"]
+    assert {p["name"] for p in listed["parameters"] if p["in"] == "query"} == {
+        "limit", "starting_after", "ending_before", "checkout_session_id", "customer_id", "status"}
     assert set(doc["paths"]["/api/{account_id}/account"]) == {"get", "patch"}
     assert set(doc["paths"]["/api/{account_id}/processor"]) == {"get", "put"}
