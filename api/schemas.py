@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from domain import accounts, catalog, payment_links, processors, rules
+from domain import accounts, catalog, payment_links, payment_records, processors, rules
 from domain.currencies import EXPONENTS
 from domain.payments.states import PaymentStatus, RefundStatus
 
@@ -339,6 +339,12 @@ class CheckoutSessionOut(Response, kw_only=True):
 
 
 # ---- payments, refunds and saved payment methods (SPEC 7) ------------------------------------
+
+class RefundCreate(Request, kw_only=True):
+    amount_atom: Annotated[int, Meta(ge=1, le=rules.MAX_AMOUNT_ATOM, description=(
+        "left out: all that is left to refund; more than is left is a 400 `amount_too_large`"))] | None = None
+    reason: Literal[payment_records.REFUND_REASONS] | None = None  # type: ignore[valid-type]
+
 
 class RefundOut(Response, kw_only=True):
     id: str

@@ -70,6 +70,7 @@ def test_each_operation_has_a_name_and_a_tag_of_its_resource(doc):
                                                                                ["payment_links"])
     assert named[("patch", "/api/{account_id}/coupons/{object_id}")] == ("update_coupon", ["coupons"])
     assert named[("get", "/api/{account_id}/payments")] == ("list_payments", ["payments"])
+    assert named[("post", "/api/{account_id}/payments/{payment_id}/refunds")] == ("create_refund", ["refunds"])
     assert named[("get", "/api/{account_id}/customers/{object_id}/payment-methods")] == ("list_payment_methods",
                                                                                         ["payment_methods"])
     assert named[("patch", "/api/{account_id}/account")] == ("update_account", ["account"])
@@ -108,6 +109,9 @@ def validator(doc, shape: str):
     ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "metadata": {"": 1}}),
     ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "metadata": {"k": [[[[[1]]]]]}}),
     ("PaymentLinkCreate", {"line_items": [{"price_id": "p\u0000"}]}),
+    ("RefundCreate", {"amount_atom": 0}),
+    ("RefundCreate", {"amount_atom": 100_000_000_000}),
+    ("RefundCreate", {"reason": "changed_my_mind"}),
     ("AccountUpdate", {"display_name": " "}),
     ("AccountUpdate", {"support_email": "a@b"}),
     ("AccountUpdate", {"brand_color": "#12345"}),
@@ -137,6 +141,8 @@ def test_the_document_refuses_what_the_api_refuses(doc, shape, body):
     ("PaymentLinkCreate", {"mode": "subscription", "package_ids": ["k"], "free_trial_days": 14,
                            "success_url": "HTTPS://shop.example/ok?s={CHECKOUT_SESSION_ID}",
                            "metadata": {"k": [[[[1]]]]}}),
+    ("RefundCreate", {}),
+    ("RefundCreate", {"amount_atom": 1, "reason": "duplicate"}),
     ("AccountUpdate", {"display_name": None, "support_email": "help@shop.example", "brand_color": "#A1b2C3"}),
     ("ProcessorChoose", {"processor": "test"}),
     ("ProcessorChoose", {"processor": "test", "secret_key": None}),
@@ -228,6 +234,7 @@ def test_health_is_public(doc):
 
 def test_payments_account_and_processor_are_the_specs(doc):
     schemas = doc["components"]["schemas"]
+    assert set(schemas["RefundCreate"]["properties"]) == {"amount_atom", "reason"}
     assert set(schemas["AccountUpdate"]["properties"]) == {"display_name", "support_email", "brand_color"}
     assert set(schemas["ProcessorChoose"]["properties"]) == {"processor", "secret_key", "publishable_key",
                                                              "webhook_secret"}
@@ -236,3 +243,4 @@ def test_payments_account_and_processor_are_the_specs(doc):
         "limit", "starting_after", "ending_before", "checkout_session_id", "customer_id", "status"}
     assert set(doc["paths"]["/api/{account_id}/account"]) == {"get", "patch"}
     assert set(doc["paths"]["/api/{account_id}/processor"]) == {"get", "put"}
+    assert set(doc["paths"]["/api/{account_id}/payments/{payment_id}/refunds"]) == {"post"}

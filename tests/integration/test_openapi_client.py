@@ -26,6 +26,7 @@ EXPECTED = {
                       "deactivate_payment_link"},
     "checkout_sessions": {"list_checkout_sessions", "retrieve_checkout_session", "expire_checkout_session"},
     "payments": {"list_payments", "retrieve_payment"},
+    "refunds": {"create_refund"},
     "payment_methods": {"list_payment_methods"},
     "account": {"retrieve_account", "update_account"},
     "processor": {"retrieve_processor_setting", "choose_processor"},

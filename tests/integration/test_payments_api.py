@@ -1,23 +1,27 @@
-"""The merchant's payments API (SPEC 7): payments (filters, cursor pages, refunds inlined) and a
-customer's saved cards. Real payments, made by our pay flow through the
+"""The merchant's payments API (SPEC 7): payments (filters, cursor pages, refunds inlined),
+refunding one through its processor (partial, full, never more; `Idempotency-Key` replays the
+first refund), and a customer's saved cards. Real payments, made by our pay flow through the
 built-in test processor, on real PostgreSQL and Redis, through the Falcon test client."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from domain import checkout_sessions, payment_records
 from domain.checkout_tokens import new_checkout_token
 from domain.ids import new_id
-from domain.models import Payment
+from domain.models import IdempotencyKey, Payment, Refund
 from domain.queries import Owner
 from tests.conftest import find_share_link, make_merchant, pay_session
 
 PAYMENT_FIELDS = {"id", "object", "checkout_session_id", "customer_id", "amount_atom", "currency", "status",
                   "failure_code", "failure_message", "payment_method_id", "payment_method_details", "processor",
                   "processor_reference", "amount_refunded_atom", "refunds", "livemode", "created_at", "updated_at"}
+REFUND_FIELDS = {"id", "object", "payment_id", "amount_atom", "currency", "status", "reason", "failure_code",
+                 "livemode", "created_at", "updated_at"}
 VISA, MASTERCARD, DECLINED = "4242424242424242", "5555555555554444", "4000000000000002"
 
 
@@ -52,6 +56,10 @@ def payment_of(shop, session_id: str) -> dict:
 def paid(shop, uow_factory, settings, deps) -> dict:
     """A payment of 50.00 EUR that succeeded, as the API shows it."""
     return payment_of(shop, checkout(shop, uow_factory, settings, deps))
+
+
+def refund(shop, payment: dict, body=None, **kw):
+    return shop.post(f"/payments/{payment['id']}/refunds", json={} if body is None else body, **kw)
 
 
 def validator(client, shape: str):
@@ -152,7 +160,151 @@ def test_another_account_and_the_other_mode_see_no_payment(shop, paid, other_mer
         owner = other_merchant if key == other_merchant.test_api_key else shop
         assert owner.get(f"/payments/{paid['id']}", key=key).status_code == 404
         assert owner.ok("GET", "/payments", key=key)["data"] == []
+        result = owner.post(f"/payments/{paid['id']}/refunds", json={}, key=key)
+        assert result.status_code == 404 and result.json["error"]["code"] == "resource_missing"
     assert shop.get(f"/payments/{paid['id']}", key=other_merchant.test_api_key).status_code == 404
+    assert shop.ok("GET", f"/payments/{paid['id']}")["amount_refunded_atom"] == 0
+
+
+# ---- refunds ------------------------------------------------------------------------------------
+
+def test_a_partial_then_a_full_refund_then_nothing_more(shop, paid, client):
+    first = refund(shop, paid, {"amount_atom": 1250, "reason": "requested_by_customer"})
+    assert first.status_code == 200, first.text
+    assert set(first.json) == REFUND_FIELDS
+    assert first.json["id"].startswith("re_test_") and first.json["object"] == "refund"
+    assert (first.json["payment_id"], first.json["amount_atom"], first.json["currency"], first.json["status"],
+            first.json["reason"], first.json["failure_code"], first.json["livemode"]) == \
+        (paid["id"], 1250, "EUR", "succeeded", "requested_by_customer", None, False)
+    validator(client, "RefundOut").validate(first.json)
+    assert shop.ok("GET", f"/payments/{paid['id']}")["amount_refunded_atom"] == 1250
+
+    rest = refund(shop, paid)  # no amount: all that is left
+    assert rest.status_code == 200 and (rest.json["amount_atom"], rest.json["reason"]) == (3750, None)
+    payment = shop.ok("GET", f"/payments/{paid['id']}")
+    assert payment["amount_refunded_atom"] == 5000
+    assert [r["id"] for r in payment["refunds"]] == [first.json["id"], rest.json["id"]]  # oldest first
+    assert payment["refunds"][0] == first.json
+
+    for body in ({"amount_atom": 1}, {}):
+        over = refund(shop, paid, body)
+        assert over.status_code == 400
+        assert (over.json["error"]["param"], over.json["error"]["code"]) == ("amount_atom", "amount_too_large")
+    assert shop.ok("GET", f"/payments/{paid['id']}")["amount_refunded_atom"] == 5000
+
+
+def test_more_than_is_left_is_refused(shop, paid):
+    assert refund(shop, paid, {"amount_atom": 4000}).status_code == 200
+    over = refund(shop, paid, {"amount_atom": 1001})
+    assert over.status_code == 400 and over.json["error"]["param"] == "amount_atom"
+    assert "1000" in over.json["error"]["message"]
+    assert refund(shop, paid, {"amount_atom": 1000}).status_code == 200
+
+
+@pytest.mark.parametrize("body, param", [
+    ({"amount_atom": 0}, "amount_atom"), ({"amount_atom": -5}, "amount_atom"), ({"amount_atom": "10"}, "amount_atom"),
+    ({"amount_atom": 10.5}, "amount_atom"), ({"reason": "changed_my_mind"}, "reason"), ({"reason": ""}, "reason"),
+    ({"amount_atom": 10, "currency": "EUR"}, "currency"),
+])
+def test_a_bad_refund_is_a_400_naming_its_field_and_refunds_nothing(shop, paid, uow_factory, body, param):
+    result = refund(shop, paid, body)
+    assert result.status_code == 400 and result.json["error"]["param"] == param, result.text
+    with uow_factory() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Refund).where(Refund.payment_id == paid["id"])) == 0
+
+
+@pytest.mark.parametrize("reason", ["requested_by_customer", "duplicate", "fraudulent"])
+def test_each_reason_is_kept(shop, paid, reason):
+    assert refund(shop, paid, {"amount_atom": 10, "reason": reason}).json["reason"] == reason
+
+
+def test_a_payment_that_did_not_succeed_is_a_409(shop, uow_factory, settings, deps):
+    declined = payment_of(shop, checkout(shop, uow_factory, settings, deps, card=DECLINED))
+    result = refund(shop, declined)
+    assert result.status_code == 409 and result.json["error"]["code"] == "payment_not_refundable"
+
+
+def test_an_unknown_payment_is_a_404(shop):
+    result = shop.post("/payments/pay_test_nosuchpayment0000/refunds", json={})
+    assert result.status_code == 404 and result.json["error"]["code"] == "resource_missing"
+
+
+def test_only_the_processor_that_took_the_payment_refunds_it(shop, paid):
+    """A payment taken by the test processor, after the mode switched to stripe: nothing is held
+    for a refund no processor of this mode can make."""
+    shop.ok("PUT", "/processor", {"processor": "stripe", "secret_key": "sk_test_51SecretValueXyZ",
+                                  "publishable_key": "pk_test_51PublicValueQwE", "webhook_secret": "whsec_HookHook1"})
+    refused = refund(shop, paid, {"amount_atom": 100})
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "processor_unavailable"
+    assert shop.ok("GET", f"/payments/{paid['id']}")["refunds"] == []
+    shop.ok("PUT", "/processor", {"processor": "test"})
+    assert refund(shop, paid).json["amount_atom"] == 5000
+
+
+# ---- refunds and Idempotency-Key ------------------------------------------------------------
+
+def keyed(key: str) -> dict:
+    return {"headers": {"Idempotency-Key": key}}
+
+
+def test_a_replay_returns_the_same_refund_and_refunds_once(shop, paid):
+    first = refund(shop, paid, {"amount_atom": 700}, **keyed("refund-1"))
+    again = refund(shop, paid, {"amount_atom": 700}, **keyed("refund-1"))
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    assert again.content == first.content and again.headers.get("idempotent-replayed") == "true"
+    payment = shop.ok("GET", f"/payments/{paid['id']}")
+    assert payment["amount_refunded_atom"] == 700 and [r["id"] for r in payment["refunds"]] == [first.json["id"]]
+    other = refund(shop, paid, {"amount_atom": 800}, **keyed("refund-1"))
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_refused_refund_leaves_its_key_free(shop, paid, uow_factory):
+    over = refund(shop, paid, {"amount_atom": 5001}, **keyed("refund-2"))
+    assert over.status_code == 400
+    again = refund(shop, paid, {"amount_atom": 5001}, **keyed("refund-2"))
+    assert again.status_code == 400 and "idempotent-replayed" not in again.headers
+    fixed = refund(shop, paid, {"amount_atom": 500}, **keyed("refund-2"))
+    assert fixed.status_code == 200, fixed.text
+    with uow_factory() as uow:
+        stored = uow.session.scalars(select(IdempotencyKey).where(IdempotencyKey.account_id == shop.account_id)).one()
+        assert (stored.status, stored.body) == (200, fixed.content)
+
+
+def test_one_key_sent_at_once_refunds_once(shop, paid):
+    def send(_):
+        return refund(shop, paid, {"amount_atom": 900}, **keyed("refund-race"))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(send, range(4)))
+    made = [r for r in results if r.status_code == 200]
+    assert made and all(r.content == made[0].content for r in made)
+    for busy in (r for r in results if r.status_code != 200):
+        assert busy.status_code == 409 and busy.json["error"]["code"] == "idempotency_key_in_use", busy.text
+    payment = shop.ok("GET", f"/payments/{paid['id']}")
+    assert payment["amount_refunded_atom"] == 900 and len(payment["refunds"]) == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {"Idempotency-Key": "refund-pool"}])
+def test_the_request_holds_no_connection_while_the_processor_refunds(shop, paid, deps, monkeypatch, headers):
+    seen = []
+
+    class Watched:
+        """The test processor, noting how many connections of the pool are out when it is called."""
+
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+        def refund(self, request):
+            seen.append(deps.engine.pool.checkedout())
+            return self._inner.refund(request)
+
+    for_owner = deps.processors.for_owner
+    monkeypatch.setattr(deps.processors, "for_owner", lambda uow, owner: Watched(for_owner(uow, owner)))
+    assert refund(shop, paid, {"amount_atom": 100}, headers=headers).status_code == 200
+    assert seen == [0]
 
 
 # ---- a customer's saved payment methods -----------------------------------------------------

@@ -25,6 +25,7 @@ BODIES = {
     "ProductCreate": {"name": "Intruder"},
     "CustomerCreate": {"email": "intruder@example.com"},
     "CouponCreate": {"name": "Free", "percent_off": 100},
+    "RefundCreate": {"amount_atom": 4242, "reason": "fraudulent"},
     "AccountUpdate": {"display_name": "Taken over", "support_email": "intruder@example.com"},
     "ProcessorChoose": {"processor": "stripe", "secret_key": "sk_live_IntruderSecret00", "publishable_key":
                         "pk_live_IntruderPublic00", "webhook_secret": "whsec_IntruderHook00"},
