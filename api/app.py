@@ -13,7 +13,8 @@ from api.enqueue import CelerySender, TaskSender
 from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
-from api.resources import catalog, checkout_sessions, docs, health, payment_links, processor_webhooks, share
+from api.resources import (account, catalog, checkout_sessions, docs, health, payment_links, payments,
+                           processor_webhooks, share)
 from api.routing import Router
 from domain.db import UnitOfWork, make_engine, session_factory
 from domain.link_reader import LinkReader
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     operations += catalog.add_routes(app, settings.max_body_bytes)
     operations += payment_links.add_routes(app, settings)
     operations += checkout_sessions.add_routes(app, settings)
+    operations += payments.add_routes(app, deps)
+    operations += account.add_routes(app, deps)
     app.add_route("/api/pay/share/{secure_token}",
                   share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender))
     operations += share.OPERATIONS

@@ -75,7 +75,7 @@ def handle_domain_error(req, resp, ex: DomainError, params) -> None:
         status = 409
     else:
         status = 400
-    error_type = "idempotency_error" if ex.code == "idempotency_key_reused" else "invalid_request_error"
+    error_type = "idempotency_error" if ex.code.startswith("idempotency_key_") else "invalid_request_error"
     _write(resp, status, error_body(error_type, ex.code, ex.message, ex.param))
 
 

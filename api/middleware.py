@@ -62,7 +62,12 @@ class RequestId:
 
 
 class UnitOfWorkMiddleware:
-    """Opens a unit of work per request; commits a successful write, rolls back everything else."""
+    """Opens a unit of work per request; commits a successful write, rolls back everything else.
+
+    The response of a write made with an `Idempotency-Key` is recorded in the same commit. A
+    write whose claim was committed up front (its resource `runs_own_transactions`) and that was
+    refused (4xx) frees the key again; after a 5xx it stays claimed, since the write may have
+    been made."""
 
     def __init__(self, session_factory, jobs):
         self._session_factory = session_factory
@@ -83,11 +88,23 @@ class UnitOfWorkMiddleware:
                 if claimed:
                     idempotency.record(uow, req.context.owner, claimed, _status_code(resp), resp.data or b"")
                 uow.commit()
+            elif getattr(req.context, "claim_committed", False) and 400 <= _status_code(resp) < 500:
+                self._release(req, uow)
         except Exception as error:  # the commit failed: the client must not think the write happened
             log.warning("commit failed on %s %s: %s", req.method, req.uri_template, type(error).__name__)
             send(resp, ApiError(503, "service_unavailable", "The change could not be saved; try again."))
         finally:
             uow.close()
+
+    @staticmethod
+    def _release(req, uow: UnitOfWork) -> None:
+        try:
+            uow.rollback()
+            idempotency.release(uow, req.context.owner, req.context.idempotency_key)
+            uow.commit()
+        except Exception as error:  # the refusal stands; the key stays claimed until it expires
+            log.warning("could not free an idempotency key on %s %s: %s", req.method, req.uri_template,
+                        type(error).__name__)
 
 
 def _status_code(resp: falcon.Response) -> int:
@@ -119,7 +136,11 @@ class Authenticate:
 
 
 class Idempotency:
-    """`Idempotency-Key` on a merchant write: the first response is replayed for the same body."""
+    """`Idempotency-Key` on a merchant write: the first response is replayed for the same body.
+
+    A resource that `runs_own_transactions` (and rolls the request's own back before it does)
+    gets its claim committed here, in progress, so that it outlives that rollback; meanwhile a
+    second request with the key is told that it is in progress (domain/idempotency.py)."""
 
     def __init__(self, max_body_bytes: int):
         self._max_body_bytes = max_body_bytes
@@ -138,6 +159,9 @@ class Idempotency:
         stored = idempotency.claim(req.context.uow, owner, key, fingerprint)
         if stored is None:
             req.context.idempotency_key = key
+            if getattr(resource, "runs_own_transactions", False):
+                req.context.uow.commit()
+                req.context.claim_committed = True
             return
         req.context.replayed = True
         resp.status = stored.status

@@ -20,6 +20,9 @@ TAGS = {
     "products": "Products: what is sold", "prices": "Prices of products", "packages": "Bundles of prices",
     "coupons": "Discounts", "customers": "Customers", "payment_links": "Payment links: create, list, change",
     "checkout_sessions": "Checkout sessions made from payment links", "share": "The public share URL",
+    "payments": "Payments taken at checkout", "refunds": "Money given back on a payment",
+    "payment_methods": "Cards saved to customers", "account": "What customers see of the merchant",
+    "processor": "The processor that takes each mode's payments",
     "health": "Liveness and readiness for load balancers",
 }
 

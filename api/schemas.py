@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from domain import catalog, payment_links, rules
+from domain import accounts, catalog, payment_links, payment_records, processors, rules
 from domain.currencies import EXPONENTS
+from domain.payments.states import PaymentStatus, RefundStatus
 
 NOT_BLANK = rules.NOT_BLANK_PATTERN  # what the domain's "must not be empty" (strip()) leaves standing
 
@@ -337,6 +338,128 @@ class CheckoutSessionOut(Response, kw_only=True):
     payment_status: Literal["unpaid", "paid", "no_payment_required"]
 
 
+# ---- payments, refunds and saved payment methods (SPEC 7) ------------------------------------
+
+class RefundCreate(Request, kw_only=True):
+    amount_atom: Annotated[int, Meta(ge=1, le=rules.MAX_AMOUNT_ATOM, description=(
+        "left out: all that is left to refund; more than is left is a 400 `amount_too_large`"))] | None = None
+    reason: Literal[payment_records.REFUND_REASONS] | None = None  # type: ignore[valid-type]
+
+
+class RefundOut(Response, kw_only=True):
+    id: str
+    object: Literal["refund"] = "refund"
+    payment_id: str
+    amount_atom: int
+    currency: str
+    status: Literal[tuple(status.value for status in RefundStatus)]  # type: ignore[valid-type]
+    reason: str | None
+    failure_code: str | None
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class CardOut(Response, kw_only=True):
+    """All that is ever shown of a card."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class PaymentMethodDetailsOut(Response, kw_only=True):
+    type: str
+    card: CardOut
+
+
+class PaymentOut(Response, kw_only=True):
+    id: str
+    object: Literal["payment"] = "payment"
+    checkout_session_id: str | None
+    customer_id: str | None
+    amount_atom: int
+    currency: str
+    status: Literal[tuple(status.value for status in PaymentStatus)]  # type: ignore[valid-type]
+    failure_code: str | None
+    failure_message: str | None
+    payment_method_id: str | None
+    payment_method_details: Annotated[PaymentMethodDetailsOut | None,
+                                      Meta(description="the card charged; null when the processor did not say")]
+    processor: str
+    processor_reference: str | None
+    amount_refunded_atom: int
+    refunds: Annotated[list[RefundOut], Meta(description="oldest first")]
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentMethodOut(Response, kw_only=True):
+    id: str
+    object: Literal["payment_method"] = "payment_method"
+    customer_id: str
+    type: str
+    card: CardOut
+    processor: str
+    livemode: bool
+    created_at: datetime
+
+
+# ---- the account and its processor (SPEC 10, SPEC 7) ----------------------------------------
+
+BrandColor = Annotated[str, Meta(description="#RRGGBB", extra_json_schema={"pattern": accounts.BRAND_COLOR_PATTERN})]
+
+
+class AccountUpdate(Request, kw_only=True):
+    """Only these fields may change; a field left out stays as it is. Null resets display_name to
+    the account's name and removes support_email and brand_color."""
+
+    display_name: RequiredName | None | UnsetType = UNSET
+    support_email: Email | None | UnsetType = UNSET
+    brand_color: BrandColor | None | UnsetType = UNSET
+
+
+class AccountOut(Response, kw_only=True):
+    id: str
+    object: Literal["account"] = "account"
+    name: str
+    display_name: Annotated[str, Meta(description="what customers see: the name until one is set")]
+    support_email: str | None
+    brand_color: str | None
+    created_at: datetime
+
+
+def _stripe_key(param: str) -> Any:
+    return Annotated[str, Meta(max_length=rules.MAX_NAME_CHARS, extra_json_schema={
+        "pattern": processors.STRIPE_KEY_PATTERNS[param],
+        "description": "stripe only; of the API key's mode (a Stripe key of the other mode is a 400 "
+                       "`livemode_mismatch`)" if param != "webhook_secret" else "stripe only"})]
+
+
+class ProcessorChoose(Request, kw_only=True):
+    """`test` (test mode only: in live mode a 400 `livemode_mismatch`) takes no keys; `stripe` takes
+    all three."""
+
+    processor: Literal[processors.PROCESSORS]  # type: ignore[valid-type]
+    secret_key: _stripe_key("secret_key") | None = None  # type: ignore[valid-type]
+    publishable_key: _stripe_key("publishable_key") | None = None  # type: ignore[valid-type]
+    webhook_secret: _stripe_key("webhook_secret") | None = None  # type: ignore[valid-type]
+
+
+class ProcessorSettingOut(Response, kw_only=True):
+    """The mode's processor; null in live mode until one is chosen (no payments are taken)."""
+
+    object: Literal["processor_setting"] = "processor_setting"
+    livemode: bool
+    processor: Literal[processors.PROCESSORS] | None  # type: ignore[valid-type]
+    publishable_key: str | None
+    secret_key: Annotated[str | None, Meta(description="masked: its prefix and last four characters")]
+    webhook_secret: Annotated[str | None, Meta(description="masked: its last four characters")]
+    updated_at: Annotated[datetime | None, Meta(description="null while the mode's default is in use")]
+
+
 # ---- rules between fields, for the document ---------------------------------------------------
 
 def _given(*names: str) -> dict[str, Any]:
@@ -387,10 +510,20 @@ def _coupon_rules() -> dict[str, Any]:
     ]}
 
 
+def _processor_rules() -> dict[str, Any]:
+    """domain.processors.choose: `test` takes no keys, `stripe` all three."""
+    keys = ("secret_key", "publishable_key", "webhook_secret")
+    return {"allOf": [{"anyOf": [
+        {"allOf": [_is("processor", "test"), _absent(*keys)]},
+        {"allOf": [_is("processor", "stripe"), _given(*keys)]},
+    ]}]}
+
+
 # A shape -> what its component says beside its fields (api/openapi.py merges it in). Each is an
 # `allOf`, so that a generated client keeps one model per shape.
 RULES: dict[type, dict[str, Any]] = {
     PaymentLinkCreate: _link_cart_rules(),
     PriceCreate: _price_rules(),
     CouponCreate: _coupon_rules(),
+    ProcessorChoose: _processor_rules(),
 }

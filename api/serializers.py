@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from api import schemas
-from domain import checkout_sessions, models
+from domain import accounts, checkout_sessions, models
+from domain.processors import ProcessorChoice
 
 
 def _owned(obj) -> dict:
@@ -69,3 +70,43 @@ def checkout_session(s: models.CheckoutSession, checkout_base_url: str, now) -> 
         expired_at=checkout_sessions.effective_expired_at(s, now), livemode=s.livemode,
         customer_email=s.customer_email, payment_id=s.payment_id, payment_method_id=s.payment_method_id,
         subscription_id=s.subscription_id, payment_status=s.payment_status)
+
+
+def refund(r: models.Refund) -> schemas.RefundOut:
+    return schemas.RefundOut(id=r.id, payment_id=r.payment_id, amount_atom=r.amount_atom, currency=r.currency,
+                             status=r.status, reason=r.reason, failure_code=r.failure_code, livemode=r.livemode,
+                             created_at=r.created_at, updated_at=r.updated_at)
+
+
+def _card(brand: str, last4: str, exp_month: int, exp_year: int) -> schemas.CardOut:
+    return schemas.CardOut(brand=brand, last4=last4, exp_month=exp_month, exp_year=exp_year)
+
+
+def payment(p: models.Payment, refunds: list[models.Refund]) -> schemas.PaymentOut:
+    """The payment with its refunds (oldest first); of its card only what CardOut holds."""
+    details = schemas.PaymentMethodDetailsOut(type="card", card=_card(
+        p.card["brand"], p.card["last4"], p.card["exp_month"], p.card["exp_year"])) if p.card else None
+    return schemas.PaymentOut(
+        id=p.id, checkout_session_id=p.checkout_session_id, customer_id=p.customer_id, amount_atom=p.amount_atom,
+        currency=p.currency, status=p.status, failure_code=p.failure_code, failure_message=p.failure_message,
+        payment_method_id=p.payment_method_id, payment_method_details=details, processor=p.processor,
+        processor_reference=p.processor_reference, amount_refunded_atom=p.amount_refunded_atom,
+        refunds=[refund(r) for r in refunds], livemode=p.livemode, created_at=p.created_at, updated_at=p.updated_at)
+
+
+def payment_method(m: models.PaymentMethod) -> schemas.PaymentMethodOut:
+    return schemas.PaymentMethodOut(id=m.id, customer_id=m.customer_id, type=m.type,
+                                    card=_card(m.card_brand, m.card_last4, m.card_exp_month, m.card_exp_year),
+                                    processor=m.processor, livemode=m.livemode, created_at=m.created_at)
+
+
+def account(a: models.Account) -> schemas.AccountOut:
+    return schemas.AccountOut(id=a.id, name=a.name, display_name=accounts.display_name_of(a),
+                              support_email=a.support_email, brand_color=a.brand_color, created_at=a.created_at)
+
+
+def processor_setting(c: ProcessorChoice) -> schemas.ProcessorSettingOut:
+    """A mode's processor choice; its secrets come masked from the domain (processors.choice)."""
+    return schemas.ProcessorSettingOut(livemode=c.livemode, processor=c.processor, publishable_key=c.publishable_key,
+                                       secret_key=c.secret_key, webhook_secret=c.webhook_secret,
+                                       updated_at=c.updated_at)

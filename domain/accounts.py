@@ -1,15 +1,24 @@
-"""Merchant accounts and their API keys (one live, one test; stored only as hashes)."""
+"""Merchant accounts, their API keys (one live, one test; stored only as hashes) and what
+customers see of them on the hosted pages (SPEC 10: display name, support email, brand colour)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.db import UnitOfWork, utcnow
+from domain.errors import invalid
 from domain.ids import hash_secret, new_account_id, new_api_key
 from domain.models import Account, ApiKey
-from domain.rules import require_text
+from domain.payment_links import UNCHANGED, Unchanged
+from domain.rules import MAX_NAME_CHARS, require_email, require_text
+
+# `#RRGGBB`; a regular expression Python and JSON Schema read alike (api/schemas.py states it).
+BRAND_COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+_BRAND_COLOR = re.compile(BRAND_COLOR_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,49 @@ class MerchantDisplay:
     brand_color: str | None
 
 
+def display_name_of(account: Account) -> str:
+    """The name customers see: the display name, or the account's name while none is set."""
+    return account.display_name or account.name
+
+
 def display_of(uow: UnitOfWork, account_id: str) -> MerchantDisplay:
     account = uow.session.get(Account, account_id)
-    return MerchantDisplay(account.display_name or account.name, account.support_email, account.brand_color)
+    return MerchantDisplay(display_name_of(account), account.support_email, account.brand_color)
+
+
+# ---- display settings -----------------------------------------------------------------------
+
+@dataclass
+class DisplayUpdate:
+    """What a merchant may change of their account; a field left out stays as it is. None
+    resets: the display name to the account's name, the support email and brand colour to none."""
+
+    display_name: str | None | Unchanged = UNCHANGED
+    support_email: str | None | Unchanged = UNCHANGED
+    brand_color: str | None | Unchanged = UNCHANGED
+
+    def given(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not UNCHANGED}
+
+
+def validate_display_update(changes: DisplayUpdate) -> None:
+    given = changes.given()
+    if given.get("display_name") is not None:
+        require_text(given["display_name"], "display_name", MAX_NAME_CHARS)
+    if given.get("support_email") is not None:
+        require_email(given["support_email"], "support_email")
+    if given.get("brand_color") is not None and not _BRAND_COLOR.fullmatch(given["brand_color"]):
+        raise invalid("brand_color", "brand_color must be a colour as #RRGGBB, such as #1a73e8")
+
+
+def get_account(uow: UnitOfWork, account_id: str) -> Account:
+    return uow.session.get(Account, account_id)
+
+
+def update_display(uow: UnitOfWork, account_id: str, changes: DisplayUpdate) -> Account:
+    validate_display_update(changes)
+    account = get_account(uow, account_id)
+    for name, value in changes.given().items():
+        setattr(account, name, value)
+    uow.session.flush()
+    return account

@@ -5,13 +5,18 @@ The key row is claimed inside the write's own transaction, so the stored respons
 object it describes commit together. A second request with the same key waits on the row's
 unique index until the first commits, then replays its response: two concurrent requests make
 one object.
+
+A write that runs transactions of its own (a refund: hold, processor call, record) cannot be
+inside the request's transaction. Its claim is committed first, in progress (no response yet):
+a second request with the key meanwhile is a 409 `idempotency_key_in_use`; the response is
+recorded when the write is done, or the claim released when it was refused.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.db import UnitOfWork, utcnow
@@ -46,11 +51,19 @@ def claim(uow: UnitOfWork, owner: Owner, key: str, fingerprint: str) -> StoredRe
     if stored.request_fingerprint != fingerprint:
         raise Conflict("This Idempotency-Key was already used with a different request.",
                        param=None, code="idempotency_key_reused")
-    return StoredResponse(stored.status or 200, stored.body or b"")
+    if stored.status is None:
+        raise Conflict("A request with this Idempotency-Key is still in progress; try again shortly.",
+                       param=None, code="idempotency_key_in_use")
+    return StoredResponse(stored.status, stored.body or b"")
 
 
 def record(uow: UnitOfWork, owner: Owner, key: str, status: int, body: bytes) -> None:
     uow.session.execute(update(IdempotencyKey).where(_of(owner, key)).values(status=status, body=body))
+
+
+def release(uow: UnitOfWork, owner: Owner, key: str) -> None:
+    """Free a claim still in progress (its request was refused): the key may be used again."""
+    uow.session.execute(delete(IdempotencyKey).where(_of(owner, key), IdempotencyKey.status.is_(None)))
 
 
 def _of(owner: Owner, key: str):
@@ -59,8 +72,6 @@ def _of(owner: Owner, key: str):
 
 
 def purge_expired(uow: UnitOfWork, now: datetime | None = None) -> int:
-    from sqlalchemy import delete
-
     result = uow.session.execute(delete(IdempotencyKey).where(
         IdempotencyKey.created_at < (now or utcnow()) - KEEP_FOR))
     return result.rowcount

@@ -40,6 +40,10 @@ def page(uow: UnitOfWork, owner: Owner, query: PageQuery) -> Page:
     return listing.page(uow.session, Payment, owner, query)
 
 
+def get_refund(uow: UnitOfWork, owner: Owner, refund_id: str) -> Refund:
+    return get_owned(uow.session, Refund, owner, refund_id)
+
+
 def refunds_of(uow: UnitOfWork, payment_ids: list[str]) -> dict[str, list[Refund]]:
     """Each payment's refunds, oldest first (one query for a whole page of payments)."""
     found: dict[str, list[Refund]] = {payment_id: [] for payment_id in payment_ids}
@@ -143,8 +147,14 @@ def refund_preview(uow: UnitOfWork, owner: Owner, payment_id: str, cmd: NewRefun
     return _checked(uow, owner, payment_id, cmd, lock=False)[1]
 
 
-def _hold(uow: UnitOfWork, owner: Owner, payment_id: str, cmd: NewRefund, now: datetime) -> _Held:
+def _hold(uow: UnitOfWork, owner: Owner, payment_id: str, cmd: NewRefund, processor: Processor | None,
+          now: datetime) -> _Held:
     payment, amount = _checked(uow, owner, payment_id, cmd, lock=True)
+    if processor is None or processor.name != payment.processor:
+        # Only the processor that took the money can give it back; nothing is held for a call
+        # that cannot be made.
+        raise Conflict(f"This payment can be refunded only through the {payment.processor} processor, whose keys "
+                       "this account no longer has.", code="processor_unavailable")
     refund = Refund(id=new_id("re", owner.livemode), account_id=owner.account_id, livemode=owner.livemode,
                     created_at=now, updated_at=now, payment_id=payment.id, amount_atom=amount,
                     currency=payment.currency, status=RefundStatus.PENDING.value, reason=cmd.reason,
@@ -179,10 +189,12 @@ def record_refund(uow: UnitOfWork, refund_id: str, result: RefundResult, now: da
 
 
 def refund(units: Callable[[], UnitOfWork], owner: Owner, payment_id: str, cmd: NewRefund,
-           processor: Processor, now: Callable[[], datetime]) -> str:
-    """Refund all or part of a succeeded payment; the refund's id (its status says how it went)."""
+           processor: Processor | None, now: Callable[[], datetime]) -> str:
+    """Refund all or part of a succeeded payment through `processor`, the one that took it
+    (`Processors.for_processor`; None when its keys are gone); the refund's id (its status says
+    how it went)."""
     with units() as uow:
-        held = _hold(uow, owner, payment_id, cmd, now())
+        held = _hold(uow, owner, payment_id, cmd, processor, now())
         uow.commit()
     result = processor.refund(held.request)
     with units() as uow:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,12 +29,18 @@ from domain.payments.stripe import StripeProcessor
 from domain.payments.stripe import event_result as stripe_event_result
 from domain.payments.testcards import Behavior
 from domain.queries import Owner
-from domain.rules import require_text
+from domain.rules import WHITESPACE, require_text
 
 PROCESSORS = ("test", "stripe")
 # What each secret of a Stripe account starts with (Stripe's own prefixes).
 STRIPE_PREFIXES = {"secret_key": ("sk_live_", "sk_test_", "rk_live_", "rk_test_"),
                    "publishable_key": ("pk_live_", "pk_test_"), "webhook_secret": ("whsec_",)}
+# A key is its prefix, then at least this many characters (a masked key shows four of them, so
+# never a whole key), no whitespace: regular expressions Python and JSON Schema read alike
+# (api/schemas.py states them).
+MIN_KEY_CHARS = 8
+STRIPE_KEY_PATTERNS = {param: rf"^(?:{'|'.join(prefixes)})[^{WHITESPACE}\x00]{{{MIN_KEY_CHARS},}}$"
+                       for param, prefixes in STRIPE_PREFIXES.items()}
 
 
 class SecretBox:
@@ -108,7 +115,8 @@ def choose(uow: UnitOfWork, owner: Owner, cmd: ChooseProcessor, box: SecretBox) 
             "webhook_secret": cmd.webhook_secret}
     if cmd.processor == "test":
         if owner.livemode:
-            raise invalid("processor", "The test processor takes no real money: choose stripe for live mode.")
+            raise invalid("processor", "The test processor takes no real money: choose stripe for live mode.",
+                          "livemode_mismatch")
         for param, value in keys.items():
             if value is not None:
                 raise invalid(param, f"the test processor takes no {param}")
@@ -116,11 +124,12 @@ def choose(uow: UnitOfWork, owner: Owner, cmd: ChooseProcessor, box: SecretBox) 
         mode_part = "live" if owner.livemode else "test"
         for param, value in keys.items():
             require_text(value, param)
-            if not value.startswith(STRIPE_PREFIXES[param]):
-                raise invalid(param, f"{param} must be a Stripe key starting with "
-                                     f"{' or '.join(STRIPE_PREFIXES[param])}")
+            if not re.fullmatch(STRIPE_KEY_PATTERNS[param], value):
+                raise invalid(param, f"{param} must be a Stripe key: {' or '.join(STRIPE_PREFIXES[param])} and "
+                                     f"at least {MIN_KEY_CHARS} more characters, no spaces")
             if param != "webhook_secret" and f"_{mode_part}_" not in value[:8]:
-                raise invalid(param, f"this is a {mode_part}-mode setting: use your Stripe {mode_part} {param}")
+                raise invalid(param, f"this is a {mode_part}-mode setting: use your Stripe {mode_part} {param}",
+                              "livemode_mismatch")
     now = utcnow()
     row = _row(uow, owner, lock=True)
     if row is None:

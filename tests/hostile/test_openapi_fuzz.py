@@ -46,6 +46,7 @@ DATA_RULE_CODES = frozenset({
     "time_passed",           # redeem_by not in the future
     "metadata_too_large",    # metadata over 8 KiB as JSON
     "parameters_exclusive",  # starting_after and ending_before together (OpenAPI cannot relate two parameters)
+    "livemode_mismatch",     # a processor setting of the other mode: the API key's mode decides, not the body
 })
 
 

@@ -441,11 +441,11 @@ def test_processor_page_in_test_mode_shows_the_built_in_processor_and_chooses(br
     ({**STRIPE_TEST, "secret_key": "sk_live_fakefakefake0000p7dc"}, "secret_key",
      "this is a test-mode setting: use your Stripe test secret key"),
     ({**STRIPE_TEST, "secret_key": "pk_test_oops"}, "secret_key",
-     "secret key must be a Stripe key starting with sk_live_ or sk_test_ or rk_live_ or rk_test_"),
+     "secret key must be a Stripe key: sk_live_ or sk_test_ or rk_live_ or rk_test_ and at least 8 more characters, no spaces"),
     ({**STRIPE_TEST, "publishable_key": "sk_test_oops"}, "publishable_key",
-     "publishable key must be a Stripe key starting with pk_live_ or pk_test_"),
+     "publishable key must be a Stripe key: pk_live_ or pk_test_ and at least 8 more characters, no spaces"),
     ({**STRIPE_TEST, "webhook_secret": "secret"}, "webhook_secret",
-     "webhook signing secret must be a Stripe key starting with whsec_"),
+     "webhook signing secret must be a Stripe key: whsec_ and at least 8 more characters, no spaces"),
 ])
 def test_processor_form_errors_sit_next_to_their_field(browser, user, deps, uow_factory, form, field, message):
     refused = browser.submit(PROCESSOR, form)

@@ -69,6 +69,12 @@ def test_each_operation_has_a_name_and_a_tag_of_its_resource(doc):
     assert named[("delete", "/api/{account_id}/payment-links/{link_id}")] == ("deactivate_payment_link",
                                                                                ["payment_links"])
     assert named[("patch", "/api/{account_id}/coupons/{object_id}")] == ("update_coupon", ["coupons"])
+    assert named[("get", "/api/{account_id}/payments")] == ("list_payments", ["payments"])
+    assert named[("post", "/api/{account_id}/payments/{payment_id}/refunds")] == ("create_refund", ["refunds"])
+    assert named[("get", "/api/{account_id}/customers/{object_id}/payment-methods")] == ("list_payment_methods",
+                                                                                        ["payment_methods"])
+    assert named[("patch", "/api/{account_id}/account")] == ("update_account", ["account"])
+    assert named[("put", "/api/{account_id}/processor")] == ("choose_processor", ["processor"])
     declared = {tag["name"] for tag in doc["tags"]}
     assert all(len(tags) == 1 and tags[0] in declared for _, tags in named.values())
 
@@ -103,6 +109,22 @@ def validator(doc, shape: str):
     ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "metadata": {"": 1}}),
     ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "metadata": {"k": [[[[[1]]]]]}}),
     ("PaymentLinkCreate", {"line_items": [{"price_id": "p\u0000"}]}),
+    ("RefundCreate", {"amount_atom": 0}),
+    ("RefundCreate", {"amount_atom": 100_000_000_000}),
+    ("RefundCreate", {"reason": "changed_my_mind"}),
+    ("AccountUpdate", {"display_name": " "}),
+    ("AccountUpdate", {"support_email": "a@b"}),
+    ("AccountUpdate", {"brand_color": "#12345"}),
+    ("AccountUpdate", {"brand_color": "#123456\n"}),
+    ("AccountUpdate", {"name": "Shop"}),
+    ("ProcessorChoose", {"processor": "test", "secret_key": "sk_test_12345678"}),
+    ("ProcessorChoose", {"processor": "stripe"}),
+    ("ProcessorChoose", {"processor": "stripe", "secret_key": "sk_test_1234567", "publishable_key": "pk_test_12345678",
+                         "webhook_secret": "whsec_12345678"}),
+    ("ProcessorChoose", {"processor": "stripe", "secret_key": "sk_test_1234 5678", "publishable_key":
+                         "pk_test_12345678", "webhook_secret": "whsec_12345678"}),
+    ("ProcessorChoose", {"processor": "stripe", "secret_key": "pk_test_12345678", "publishable_key":
+                         "pk_test_12345678", "webhook_secret": "whsec_12345678"}),
 ])
 def test_the_document_refuses_what_the_api_refuses(doc, shape, body):
     """Each was schema-valid and refused by the API (the fuzz run's "schema-valid request rejected")."""
@@ -119,6 +141,13 @@ def test_the_document_refuses_what_the_api_refuses(doc, shape, body):
     ("PaymentLinkCreate", {"mode": "subscription", "package_ids": ["k"], "free_trial_days": 14,
                            "success_url": "HTTPS://shop.example/ok?s={CHECKOUT_SESSION_ID}",
                            "metadata": {"k": [[[[1]]]]}}),
+    ("RefundCreate", {}),
+    ("RefundCreate", {"amount_atom": 1, "reason": "duplicate"}),
+    ("AccountUpdate", {"display_name": None, "support_email": "help@shop.example", "brand_color": "#A1b2C3"}),
+    ("ProcessorChoose", {"processor": "test"}),
+    ("ProcessorChoose", {"processor": "test", "secret_key": None}),
+    ("ProcessorChoose", {"processor": "stripe", "secret_key": "rk_live_12345678", "publishable_key":
+                         "pk_live_12345678", "webhook_secret": "whsec_12345678"}),
 ])
 def test_the_document_allows_what_the_api_allows(doc, shape, body):
     assert validator(doc, shape).is_valid(body), body
@@ -201,3 +230,17 @@ def test_health_is_public(doc):
     for path in ("/healthz", "/readyz"):
         assert "security" not in doc["paths"][path]["get"]
     assert "503" in doc["paths"]["/readyz"]["get"]["responses"]
+
+
+def test_payments_account_and_processor_are_the_specs(doc):
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["RefundCreate"]["properties"]) == {"amount_atom", "reason"}
+    assert set(schemas["AccountUpdate"]["properties"]) == {"display_name", "support_email", "brand_color"}
+    assert set(schemas["ProcessorChoose"]["properties"]) == {"processor", "secret_key", "publishable_key",
+                                                             "webhook_secret"}
+    listed = doc["paths"]["/api/{account_id}/payments"]["get"]
+    assert {p["name"] for p in listed["parameters"] if p["in"] == "query"} == {
+        "limit", "starting_after", "ending_before", "checkout_session_id", "customer_id", "status"}
+    assert set(doc["paths"]["/api/{account_id}/account"]) == {"get", "patch"}
+    assert set(doc["paths"]["/api/{account_id}/processor"]) == {"get", "put"}
+    assert set(doc["paths"]["/api/{account_id}/payments/{payment_id}/refunds"]) == {"post"}

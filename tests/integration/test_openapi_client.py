@@ -25,6 +25,11 @@ EXPECTED = {
     "payment_links": {"create_payment_link", "list_payment_links", "retrieve_payment_link", "update_payment_link",
                       "deactivate_payment_link"},
     "checkout_sessions": {"list_checkout_sessions", "retrieve_checkout_session", "expire_checkout_session"},
+    "payments": {"list_payments", "retrieve_payment"},
+    "refunds": {"create_refund"},
+    "payment_methods": {"list_payment_methods"},
+    "account": {"retrieve_account", "update_account"},
+    "processor": {"retrieve_processor_setting", "choose_processor"},
     "share": {"open_share_link"},
     "health": {"check_health", "check_readiness"},
 }

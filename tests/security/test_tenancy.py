@@ -9,11 +9,14 @@ import re
 
 import pytest
 
+from domain.db import utcnow
+from domain.ids import new_id
+from domain.models import Payment, PaymentMethod, Refund
 from tests.conftest import wait_for
 
 # The object an `{..._id}` path parameter names, by the collection before it in the path.
 KINDS = {"products": "product", "prices": "price", "packages": "package", "coupons": "coupon",
-         "customers": "customer", "payment-links": "link", "checkout-sessions": "session"}
+         "customers": "customer", "payment-links": "link", "checkout-sessions": "session", "payments": "payment"}
 # A valid body for each request shape a walked write may need (an unknown shape fails the walk:
 # add its body here, so the new endpoint is walked with a request that would otherwise succeed).
 BODIES = {
@@ -22,7 +25,12 @@ BODIES = {
     "ProductCreate": {"name": "Intruder"},
     "CustomerCreate": {"email": "intruder@example.com"},
     "CouponCreate": {"name": "Free", "percent_off": 100},
+    "RefundCreate": {"amount_atom": 4242, "reason": "fraudulent"},
+    "AccountUpdate": {"display_name": "Taken over", "support_email": "intruder@example.com"},
+    "ProcessorChoose": {"processor": "stripe", "secret_key": "sk_live_IntruderSecret00", "publishable_key":
+                        "pk_live_IntruderPublic00", "webhook_secret": "whsec_IntruderHook00"},
 }
+VICTIM_SECRET = "sk_live_VictimSecretKey9876"
 
 
 @pytest.fixture
@@ -40,9 +48,42 @@ def victim(merchant, client, celery_worker, uow_factory):
     assert opened.status_code == 200, opened.text
     session_id = opened.json["checkout_session_id"]
     wait_for(lambda: merchant.get(f"/checkout-sessions/{session_id}").status_code == 200)
+    payment_id = paid_and_refunded(uow_factory, merchant.account_id, session_id, customer["id"])
+    merchant.ok("PATCH", "/account", {"display_name": "Victim shop", "support_email": "victim@example.com"})
+    merchant.ok("PUT", "/processor", {"processor": "stripe", "secret_key": VICTIM_SECRET,
+                                      "publishable_key": "pk_live_VictimPublicKey", "webhook_secret": "whsec_VictimHook"})
     objects = {"product": product, "price": price, "package": package, "coupon": coupon, "customer": customer,
-               "link": link, "session": merchant.ok("GET", f"/checkout-sessions/{session_id}")}
+               "link": link, "session": merchant.ok("GET", f"/checkout-sessions/{session_id}"),
+               "payment": merchant.ok("GET", f"/payments/{payment_id}")}
     return merchant, objects
+
+
+def paid_and_refunded(uow_factory, account_id: str, session_id: str, customer_id: str) -> str:
+    """A live payment of the session (as a live processor would have taken it: live mode has none
+    built in), partly refunded, and the customer's saved card; the payment's id."""
+    now = utcnow()
+    owned = {"account_id": account_id, "livemode": True, "created_at": now, "updated_at": now}
+    payment = Payment(id=new_id("pay", True), **owned, checkout_session_id=session_id, customer_id=customer_id,
+                      amount_atom=4242, currency="USD", status="succeeded", processor="stripe",
+                      processor_reference="ch_VictimCharge", amount_refunded_atom=42,
+                      card={"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034})
+    with uow_factory() as uow:
+        uow.session.add(payment)
+        uow.session.flush()
+        uow.session.add_all([
+            Refund(id=new_id("re", True), **owned, payment_id=payment.id, amount_atom=42, currency="USD",
+                   status="succeeded", reason="duplicate"),
+            PaymentMethod(id=new_id("pm", True), **owned, customer_id=customer_id, type="card", card_brand="visa",
+                          card_last4="4242", card_exp_month=12, card_exp_year=2034, processor="stripe",
+                          processor_reference="pm_VictimCard"),
+        ])
+        uow.commit()
+    return payment.id
+
+
+def settings_of(merchant) -> dict:
+    """The account and its live processor, as its owner reads them."""
+    return {"account": merchant.ok("GET", "/account"), "processor": merchant.ok("GET", "/processor")}
 
 
 def secrets_of(objects: dict) -> list[str]:
@@ -50,7 +91,7 @@ def secrets_of(objects: dict) -> list[str]:
     link, session = objects["link"], objects["session"]
     found = [o["id"] for o in objects.values()]
     found += [link["secure_token"], session["checkout_url"].rsplit("/", 1)[-1], "Victim", "victim-meta",
-              "victim@example.com", "4242"]
+              "victim@example.com", "4242", objects["payment"]["refunds"][0]["id"], VICTIM_SECRET[-4:]]
     return found
 
 
@@ -100,6 +141,7 @@ def assert_refused(result, statuses: set[int], leaks: list[str], what: str) -> N
 def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, other_merchant):
     merchant, objects = victim
     leaks = secrets_of(objects)
+    settings_before = settings_of(merchant)
     own = f"/api/{merchant.account_id}"
     for method, path, operation in merchant_operations(client):
         url = concrete(path, merchant.account_id, objects)
@@ -128,9 +170,15 @@ def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, othe
         elif method == "GET":
             listed = call(client, method, url, merchant.test_api_key, None)
             assert listed.status_code == 200, (what, listed.text)
-            assert listed.json["data"] == [], f"{what}: the test key lists live objects"
+            if listed.json["object"] == "list":
+                assert listed.json["data"] == [], f"{what}: the test key lists live objects"
+            else:  # one object of the account: the account itself (one for both modes), or the test mode's own
+                assert listed.json.get("livemode") is not True, f"{what}: the test key reads live settings"
+                for secret in ("VictimSecret", "VictimPublic", "VictimHook", VICTIM_SECRET[-4:]):
+                    assert secret not in listed.text, f"{what}: the test key reads live keys"
     # Nothing the walk sent changed anything.
     for kind, before in objects.items():
         path = {"link": "payment-links", "session": "checkout-sessions"}.get(kind, kind + "s")
         after = merchant.ok("GET", f"/{path}/{before['id']}")
         assert after == before, f"the {kind} changed during the walk"
+    assert settings_of(merchant) == settings_before, "the account or its processor changed during the walk"
