@@ -23,16 +23,16 @@ class TestChallenge:
     def on_get(self, req, resp, challenge_id: str) -> None:
         challenge = self._processors.test_processor().challenge(challenge_id)
         if challenge is None:
-            return not_available(resp)
-        render(resp, "challenge.html", challenge=challenge, action=req.path)
+            return not_available(req, resp)
+        render(req, resp, "challenge.html", challenge=challenge, action=req.path, livemode=False)
 
     def on_post(self, req, resp, challenge_id: str) -> None:
         if not from_our_pages(req, self._origins):
-            return render(resp, "message.html", status=403, title="Request refused",
+            return render(req, resp, "message.html", status=403, title="Request refused",
                           message="This request did not come from the authentication page.")
         processor = self._processors.test_processor()
         if processor.challenge(challenge_id) is None:
-            return not_available(resp)
+            return not_available(req, resp)
         answer = (parse_qs(raw_body(req, MAX_FORM_BYTES).decode("utf-8", "replace")).get("answer") or [""])[-1]
         challenge = processor.answer_challenge(challenge_id, authorize=answer == "authorize")
         resp.status = 303

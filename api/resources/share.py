@@ -78,7 +78,7 @@ class Share:
         """One answer for unknown, inactive and unsellable links: nothing tells them apart."""
         metrics.SHARE_NOT_AVAILABLE.inc()
         if wants_html(req):
-            not_available(resp)
+            not_available(req, resp)
         else:
             resp.status = 404
             resp.content_type = "application/json"

@@ -194,6 +194,8 @@ def test_pay_attempts_are_limited_per_client_address(client, merchant, uow_facto
     limited = pay(client, token, ip=ip)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert limited.headers["content-type"].startswith("text/html") and "Too many attempts" in limited.text
+    assert f"Please wait {limited.headers['Retry-After']} seconds, then try again." in limited.text
+    assert f'href="https://checkout.example.test/checkout/{token}">Back to the checkout</a>' in limited.text
     assert session_of(uow_factory, token).status == "open"
 
 
