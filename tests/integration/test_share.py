@@ -240,6 +240,22 @@ def test_the_eleventh_open_in_a_minute_is_refused(share_client, link, recorder):
     assert open_link(share_client, link["url"], ip=fresh_ip()).status_code == 200  # another client is fine
 
 
+def test_a_browser_over_the_limit_gets_a_page_saying_how_long_to_wait(share_client, link, recorder):
+    ip = fresh_ip()
+    for _ in range(10):
+        assert open_link(share_client, link["url"], headers=BROWSER, ip=ip).status_code == 303
+    refused = open_link(share_client, link["url"], headers=BROWSER, ip=ip)
+    wait = int(refused.headers["retry-after"])
+    assert refused.status_code == 429 and 1 <= wait <= 6
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "<h1>Too many requests</h1>" in refused.text and f"Please wait {wait} second" in refused.text
+    assert f'href="/api/pay/share/{link["secure_token"]}">Try again</a>' in refused.text
+    assert "rate_limited" not in refused.text and "checkout_url" not in refused.text
+    assert refused.headers["x-frame-options"] == "DENY" and "default-src 'none'" in refused.headers[
+        "content-security-policy"]
+    assert len(recorder.sent) == 10
+
+
 def test_broker_down_is_a_503_within_two_seconds_and_no_url(settings, deps, link):
     from dataclasses import replace
 
