@@ -237,7 +237,7 @@ class CheckoutPage:
             charges = checkout_sessions.charges(session, session.completed_at)
             return render(req, resp, "complete.html", status=status, session=session, continue_url=success,
                           headline=_headline(session, charges), lines=_lines(session), charges=charges,
-                          later=_later(charges),
+                          later=_later(charges), percent_off=_percent_off(session),
                           payment=checkout_payments.payment_of(uow, session),
                           card=checkout_payments.card_of(uow, session), **brand)
         payment = checkout_payments.payment_of(uow, session)

@@ -332,6 +332,14 @@ def test_the_confirmation_sums_up_what_was_paid(client, merchant, uow_factory, s
     assert "4242 4242" not in text and "123" not in re.sub(r"[A-Za-z0-9_]{20,}", "", text)  # no card number, no CVC
 
 
+def test_the_confirmation_shows_the_discount_that_was_taken(client, merchant, uow_factory, settings):
+    coupon = merchant.ok("POST", "/coupons", {"name": "Tenth", "percent_off": 10, "duration": "once"})
+    token = open_session(uow_factory, settings, make_link(merchant, coupon_id=coupon["id"]))
+    post(client, token, "pay")
+    text = text_of(page(client, token).text)
+    assert "Subtotal $19.99 Discount (10% off) −$2.00 Amount paid $17.99" in text
+
+
 def test_the_confirmation_of_a_subscription_says_what_comes_next(client, merchant, uow_factory, settings):
     plan = merchant.recurring_price(4900, product_id=merchant.product("Pro plan")["id"])
     fee = merchant.price(1500, product_id=merchant.product("Setup fee")["id"])
