@@ -14,8 +14,8 @@ from domain.models import CheckoutSession
 # The hosted pages load nothing from elsewhere and may not be framed. `form-action` names exactly
 # where a page's forms may take the browser: nowhere, unless the page says (the checkout page: its
 # own origin, and the origins of the success and return URLs its Pay and Cancel redirect to,
-# since browsers check a form's redirects against form-action too). Styles are inline only: the
-# merchant's colour is a CSS custom property in a `style` attribute.
+# since browsers check a form's redirects against form-action too). Styles may be inline, scripts
+# may not run at all: the merchant's colour is a CSS custom property in a `style` attribute.
 PAGE_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action {form_action}; "
             "frame-ancestors 'none'; base-uri 'none'")
 
