@@ -72,8 +72,8 @@ def test_the_read_brings_the_names_the_customer_reads(reader, merchant):
 
 def test_the_products_names_are_joined_by_primary_key(reader, deps, merchant, links):
     """With 5,000 more prices and products in the account (statistics up to date), each price's
-    product is found by the product's primary key, and neither table is read by a sequential scan. (Which
-    index finds the prices is the planner's choice, as before the names were read.)"""
+    product is found by the product's primary key, and neither table is read by a sequential
+    scan. (Which index finds the prices is the planner's choice, as before the names were read.)"""
     from sqlalchemy import text
 
     with deps.engine.begin() as conn:
