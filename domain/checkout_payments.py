@@ -394,6 +394,15 @@ def payment_of(uow: UnitOfWork, session: CheckoutSession) -> Payment | None:
     return uow.session.get(Payment, session.payment_id) if session.payment_id else None
 
 
+def card_of(uow: UnitOfWork, session: CheckoutSession) -> dict | None:
+    """The card that paid the session or was saved by it, `{brand, last4}` (nothing more is kept)."""
+    payment = payment_of(uow, session)
+    if payment is not None and payment.card:
+        return {"brand": payment.card["brand"], "last4": payment.card["last4"]}
+    method = uow.session.get(PaymentMethod, session.payment_method_id) if session.payment_method_id else None
+    return {"brand": method.card_brand, "last4": method.card_last4} if method else None
+
+
 # ---- reconciling: outcomes nobody told us --------------------------------------------------
 
 # A claimed payment is not handed out again for this long (the job asks the processor meanwhile).

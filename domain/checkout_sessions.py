@@ -7,6 +7,7 @@ everyone, whatever the workers have done yet; every state change is a guarded UP
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,9 +25,10 @@ from domain.link_reader import ShareLink
 from domain.listing import get_owned
 from domain.models import CheckoutSession, Coupon, Mode
 from domain.models import SessionStatus as Status
-from domain.money import CartLine, CouponTerms, cart_amounts, line_amount
+from domain.money import CartLine, CouponTerms, cart_amounts, line_amount, per_period, subtotal
 from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, MODE_RULES
 from domain.queries import Owner, Page, PageQuery
+from domain.subscriptions import add_interval
 
 log = logging.getLogger("paymentkit.checkout_sessions")
 
@@ -46,33 +48,40 @@ def _coupon_redeemable(coupon: dict[str, Any], now: datetime) -> bool:
 
 
 def _cart(link: ShareLink) -> list[dict[str, Any]] | None:
-    """The lines the link sells now, or None when any price or package is gone or inactive."""
+    """The lines the link sells now, or None when any price or package is gone or inactive. Each
+    line keeps the names the customer reads (its product's, and its package's when it came from
+    one), so that renaming the catalog later does not change the session."""
     prices = {p["id"]: p for p in link.prices}
-    wanted: list[tuple[str, int, str | None]] = []
+    wanted: list[tuple[str, int, str | None, str | None]] = []
     if link.package_ids:
         packages = {p["id"]: p for p in link.packages}
         for package_id in link.package_ids:
             package = packages.get(package_id)
             if package is None or not package["active"]:
                 return None
-            wanted += [(price_id, 1, None) for price_id in package["price_ids"]]
+            wanted += [(price_id, 1, None, package["name"]) for price_id in package["price_ids"]]
     else:
-        wanted = [(item["price_id"], item["quantity"], item.get("description")) for item in link.line_items]
+        wanted = [(item["price_id"], item["quantity"], item.get("description"), None) for item in link.line_items]
     lines = []
-    for price_id, quantity, description in wanted:
+    for price_id, quantity, description, package_name in wanted:
         price = prices.get(price_id)
         if price is None or not price["active"]:
             return None
-        lines.append({"price_id": price_id, "description": description, "quantity": quantity,
+        lines.append({"price_id": price_id, "product_name": price["product_name"], "package_name": package_name,
+                      "description": description, "quantity": quantity,
                       "unit_amount_atom": price["unit_amount_atom"], "currency": price["currency"],
                       "type": price["type"], "interval": price["interval"], "interval_count": price["interval_count"],
                       "amount_atom": line_amount(price["unit_amount_atom"], quantity)})
     return lines
 
 
+def _cart_lines(lines: list[dict[str, Any]]) -> list[CartLine]:
+    return [CartLine(line["unit_amount_atom"], line["quantity"], line["type"] == "recurring") for line in lines]
+
+
 def _amount_fields(mode: str, lines: list[dict[str, Any]], coupon: CouponTerms | None,
                    trial_days: int | None) -> dict[str, int]:
-    cart = [CartLine(line["unit_amount_atom"], line["quantity"], line["type"] == "recurring") for line in lines]
+    cart = _cart_lines(lines)
     amounts = cart_amounts(cart, coupon, trial_days=trial_days if MODE_RULES[Mode(mode)].takes_trial else None)
     return {"amount_subtotal_atom": amounts.subtotal_atom, "amount_discount_atom": amounts.discount_atom,
             "amount_total_atom": amounts.total_atom, "amount_due_today_atom": amounts.due_today_atom}
@@ -105,6 +114,49 @@ def new_session(link: ShareLink | None, *, session_id: str, checkout_token: str,
         "created_at": now.isoformat(), "updated_at": now.isoformat(),
         "expires_at": (now + timedelta(hours=link.expires_in_hours)).isoformat(),
     }
+
+
+@dataclass(frozen=True)
+class Later:
+    """What a subscription's recurring lines charge each period after today, and from when."""
+
+    amount_atom: int
+    interval: str
+    interval_count: int
+    starts_at: datetime
+
+
+@dataclass(frozen=True)
+class Charges:
+    """What a session charges: today (the lines charged today, their discount, the amount due)
+    and, for a subscription, each period later."""
+
+    subtotal_atom: int
+    discount_atom: int
+    due_today_atom: int
+    later: Later | None
+
+
+def charges(session: CheckoutSession, starts_at: datetime) -> Charges | None:
+    """What the customer is asked to pay, for a subscription that starts at `starts_at` (now on
+    the checkout page; the completion on the confirmation). None in setup mode: nothing is
+    charged. With a trial the recurring lines are not charged today, and start to be once the
+    trial ends; without one, they are charged today and again one interval later."""
+    if session.mode == Mode.SETUP:
+        return None
+    trial_days = session.free_trial_days
+    if trial_days:
+        subtotal_today = subtotal(line for line in _cart_lines(session.line_items) if not line.recurring)
+    else:
+        subtotal_today = session.amount_subtotal_atom
+    due_today = session.amount_due_today_atom
+    recurring = [line for line in session.line_items if line["type"] == "recurring"]
+    later = None
+    if session.mode == Mode.SUBSCRIPTION and recurring:
+        interval, count = recurring[0]["interval"], recurring[0].get("interval_count") or 1
+        later = Later(per_period(_cart_lines(recurring), _coupon_terms(session.coupon)), interval, count,
+                      starts_at + timedelta(days=trial_days) if trial_days else add_interval(starts_at, interval, count))
+    return Charges(subtotal_today, subtotal_today - due_today, due_today, later)
 
 
 # Built once, the snapshot passed as parameters: building `.values(**snapshot)` for every session

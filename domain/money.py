@@ -74,3 +74,9 @@ def cart_amounts(lines: list[CartLine], coupon: CouponTerms | None, *, trial_day
     else:
         due_today = total
     return Amounts(sub, off, total, due_today)
+
+
+def per_period(lines: list[CartLine], coupon: CouponTerms | None) -> int:
+    """What a subscription's recurring lines charge each period, with the coupon's terms applied."""
+    recurring = subtotal(line for line in lines if line.recurring)
+    return recurring - discount(recurring, coupon)

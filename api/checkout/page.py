@@ -12,7 +12,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs
 
 from api import html
-from api.checkout.pages import not_available, render
+from api.checkout.pages import form_origins, not_available, render, wait_page
 from api.client_ip import client_ip
 from api.errors import ApiError
 from api.http import raw_body
@@ -21,7 +21,6 @@ from domain import accounts, checkout_payments, checkout_sessions, payment_links
 from domain.checkout_payments import Step
 from domain.checkout_sessions import Status
 from domain.checkout_tokens import minted_at
-from domain.currencies import format_atoms
 from domain.db import utcnow
 from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.ids import plausible_token
@@ -39,7 +38,6 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 _QUANTITY_FIELD = re.compile(r"line_items\[([0-9]{1,3})\]\.quantity")
 _QUANTITY_PARAM = re.compile(r"line_items\[([0-9]+)\]")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
-_CSP_ORIGIN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")  # nothing else in a CSP
 NOT_EDITABLE = "The quantities of this checkout cannot be changed."
 NOT_TAKING_PAYMENTS = "This merchant is not taking payments yet."
 COUPON_REMOVED = ("The discount is no longer available, so it has been removed. No payment was taken: "
@@ -65,8 +63,8 @@ class CheckoutPage:
         if session is None:
             minted = minted_at(self._settings.secret_key, token) if plausible_token(token) else None
             if minted is not None and now - PREPARING_FOR <= minted <= now + timedelta(minutes=1):
-                return render(resp, "preparing.html")
-            return not_available(resp)
+                return render(req, resp, "preparing.html")
+            return not_available(req, resp)
         self._show(req, resp, session, now)
 
     def _redirect_to_page(self, req, resp, token: str) -> None:
@@ -82,15 +80,16 @@ class CheckoutPage:
             return
         decision = self._pay_limiter.check(client_ip(req, self._settings.trusted_proxy_count))
         if not decision.allowed:
-            resp.set_header("Retry-After", str(decision.retry_after))
-            return render(resp, "message.html", status=429, title="Too many attempts",
-                          message=f"Please wait {decision.retry_after} seconds before trying to pay again.")
+            return wait_page(req, resp, decision.retry_after, title="Too many attempts",
+                             what="There have been too many attempts to pay from your network.",
+                             back_url=self._page_url(token) if plausible_token(token) else None,
+                             back_label="Back to the checkout")
         fields = self._form(req, resp)
         if fields is None:
             return
         owner = checkout_sessions.owner_of(req.context.uow, token)
         if owner is None:
-            return not_available(resp)
+            return not_available(req, resp)
         processor = self._processors.for_owner(req.context.uow, owner)
         entered = {name: (fields.get(name) or [""])[-1].strip() for name in ("email", "name")}
         try:
@@ -103,7 +102,7 @@ class CheckoutPage:
             attempt = checkout_payments.pay(self._units, token, form, processor, now=utcnow,
                                             return_url=f"{self._page_url(token)}/return")
         except NotFound:
-            return not_available(resp)
+            return not_available(req, resp)
         except InvalidRequest as refused:
             return self._show_again(req, resp, token, status=400, field_errors={refused.param: refused.message},
                                     typed=entered)
@@ -114,12 +113,12 @@ class CheckoutPage:
         owner = checkout_sessions.owner_of(req.context.uow, token)
         processor = self._processors.for_owner(req.context.uow, owner) if owner else None
         if processor is None:
-            return not_available(resp)
+            return not_available(req, resp)
         req.context.uow.rollback()  # hold no connection while asking the processor
         try:
             attempt = checkout_payments.resume(self._units, token, processor, now=utcnow)
         except NotFound:
-            return not_available(resp)
+            return not_available(req, resp)
         self._after_attempt(req, resp, token, attempt, {})
 
     def _after_attempt(self, req, resp, token: str, attempt: checkout_payments.Attempt, entered: dict) -> None:
@@ -146,7 +145,7 @@ class CheckoutPage:
     def _show_again(self, req, resp, token: str, *, status: int = 200, **context) -> None:
         session = checkout_sessions.find_by_token(req.context.uow, token)
         if session is None:
-            return not_available(resp)
+            return not_available(req, resp)
         self._show(req, resp, session, utcnow(), status=status, **context)
 
     def on_post_cancel(self, req, resp, token: str) -> None:
@@ -154,13 +153,14 @@ class CheckoutPage:
             return
         session = checkout_sessions.find_by_token(req.context.uow, token)
         if session is None:
-            return not_available(resp)
+            return not_available(req, resp)
         if session.return_url:
             resp.status = 303
             resp.location = session.return_url
             return
-        render(resp, "cancelled.html", page_url=self._page_url(token),
-               still_open=checkout_sessions.effective_status(session, utcnow()) == Status.OPEN)
+        render(req, resp, "cancelled.html", page_url=self._page_url(token),
+               still_open=checkout_sessions.effective_status(session, utcnow()) == Status.OPEN,
+               merchant=accounts.display_of(req.context.uow, session.account_id), livemode=session.livemode)
 
     def on_post_quantities(self, req, resp, token: str) -> None:
         if self._refused(req, resp):
@@ -178,14 +178,14 @@ class CheckoutPage:
                 checkout_sessions.change_quantities(uow, token, quantities, now)
                 return self._redirect_to_page(req, resp, token)
         except NotFound:
-            return not_available(resp)
+            return not_available(req, resp)
         except Conflict:
             pass  # no longer open: the page says expired or complete
         except InvalidRequest as refused:
             error = refused
         session = checkout_sessions.find_by_token(uow, token)
         if session is None:
-            return not_available(resp)
+            return not_available(req, resp)
         if not session.allow_cart_edit:
             error = InvalidRequest(NOT_EDITABLE, param="quantity")
         still_open = checkout_sessions.effective_status(session, now) == Status.OPEN
@@ -198,11 +198,11 @@ class CheckoutPage:
         """A post must be a form from the checkout origin (when the browser names its origin)."""
         media_type = (req.content_type or "").split(";")[0].strip().lower()
         if media_type != FORM_TYPE:
-            render(resp, "message.html", status=415, title="Request refused",
+            render(req, resp, "message.html", status=415, title="Request refused",
                    message="Please use the buttons on the checkout page.")
             return True
         if not html.from_our_pages(req, self._origins):
-            render(resp, "message.html", status=403, title="Request refused",
+            render(req, resp, "message.html", status=403, title="Request refused",
                    message="This request did not come from the checkout page.")
             return True
         return False
@@ -213,14 +213,9 @@ class CheckoutPage:
             body = raw_body(req, MAX_FORM_BYTES).decode("utf-8")
             return parse_qs(body, keep_blank_values=True, max_num_fields=1000)
         except (ApiError, UnicodeDecodeError, ValueError):
-            render(resp, "message.html", status=400, title="Request refused",
+            render(req, resp, "message.html", status=400, title="Request refused",
                    message="The form could not be read. Please go back and try again.")
             return None
-
-    def _form_origins(self, session: CheckoutSession) -> tuple[str, ...]:
-        """Where the page's forms go (this origin) and where Pay and Cancel redirect to."""
-        origins = [*self._origins, html.origin_of(session.success_url or ""), html.origin_of(session.return_url or "")]
-        return tuple(dict.fromkeys(o for o in origins if _CSP_ORIGIN.fullmatch(o)))
 
     def _page_url(self, token: str) -> str:
         return f"{self._settings.checkout_base_url}/checkout/{token}"
@@ -232,31 +227,37 @@ class CheckoutPage:
         expired or complete."""
         uow = req.context.uow
         state = checkout_sessions.effective_status(session, now)
-        merchant = accounts.display_of(uow, session.account_id)
+        brand = {"merchant": accounts.display_of(uow, session.account_id), "livemode": session.livemode}
         if state == Status.EXPIRED:
             share_token = payment_links.active_share_token(uow, session.payment_link_id)
             start_again = f"{self._settings.public_base_url}/api/pay/share/{share_token}" if share_token else None
-            return render(resp, "expired.html", status=status, start_again_url=start_again, merchant=merchant)
+            return render(req, resp, "expired.html", status=status, start_again_url=start_again, **brand)
         if state == Status.COMPLETE:
             success = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id) if session.success_url else None
-            return render(resp, "complete.html", status=status, session=session, continue_url=success,
-                          merchant=merchant, payment=checkout_payments.payment_of(uow, session))
+            charges = checkout_sessions.charges(session, session.completed_at)
+            return render(req, resp, "complete.html", status=status, session=session, continue_url=success,
+                          headline=_headline(session, charges), lines=_lines(session), charges=charges,
+                          later=_later(charges), percent_off=_percent_off(session),
+                          payment=checkout_payments.payment_of(uow, session),
+                          card=checkout_payments.card_of(uow, session), **brand)
         payment = checkout_payments.payment_of(uow, session)
         if payment is not None:  # a payment under way: processing (the page refreshes) or waiting for the customer
-            return render(resp, "processing.html", status=status, session=session, payment=payment, merchant=merchant)
+            return render(req, resp, "processing.html", status=status, session=session, payment=payment, **brand)
         owner = Owner(session.account_id, session.livemode)
         if self._processors.for_owner(uow, owner) is None:
             notice = notice or NOT_TAKING_PAYMENTS
         elif session.failed_attempts >= checkout_payments.MAX_DECLINES:
             notice = notice or LOCKED
+        charges = checkout_sessions.charges(session, now)
         base = self._page_url(session.checkout_token)
-        render(resp, "page.html", status=status, form_origins=self._form_origins(session), session=session, lines=_lines(session), trial=_trial(session),
+        render(req, resp, "page.html", status=status, form_origins=form_origins(self._origins, session), session=session,
+               lines=_lines(session), charges=charges, later=_later(charges), per_on_total=_per_on_total(session, charges),
                methods=[PAYMENT_METHODS.get(m, m) for m in session.accepted_payment_methods or []],
-               time_left=html.time_left(session.expires_at, now), expires_at=session.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
-               pay_label=_pay_label(session), percent_off=_percent_off(session), notice=notice, error=error,
-               entered=entered or {}, field_errors=field_errors or {}, typed=typed or {"email": session.customer_email or ""},
-               takes_payments=notice not in (NOT_TAKING_PAYMENTS, LOCKED), merchant=merchant,
-               pay_url=f"{base}/pay", cancel_url=f"{base}/cancel", quantities_url=f"{base}/quantities")
+               time_left=html.time_left(session.expires_at, now), percent_off=_percent_off(session),
+               notice=notice, error=error, entered=entered or {}, field_errors=field_errors or {},
+               typed=typed or {"email": session.customer_email or ""},
+               takes_payments=notice not in (NOT_TAKING_PAYMENTS, LOCKED),
+               pay_url=f"{base}/pay", cancel_url=f"{base}/cancel", quantities_url=f"{base}/quantities", **brand)
 
 
 def _see_other(resp, location: str) -> None:
@@ -264,39 +265,50 @@ def _see_other(resp, location: str) -> None:
     resp.location = location
 
 
-def _every(line: dict) -> str:
-    """`/month`, or ` every 3 months`."""
-    count = line.get("interval_count") or 1
-    return f"/{line['interval']}" if count == 1 else f" every {count} {line['interval']}s"
+def _every(interval: str, count: int) -> str:
+    """`/month`, or ` every 3 months`: what follows a recurring amount."""
+    return f"/{interval}" if count == 1 else f" every {count} {interval}s"
+
+
+def _line_name(line: dict) -> str:
+    """What the customer reads for a line: its product's name; a session made before names were
+    kept has its description, or "Item"."""
+    return line.get("product_name") or line.get("description") or "Item"
 
 
 def _lines(session: CheckoutSession) -> list[dict]:
-    return [{**line, "index": index, "label": line.get("description") or line["price_id"],
-             "per": _every(line) if line["type"] == "recurring" else ""}
+    """The lines as the page shows them: by name, with the description beside the product's name."""
+    return [{**line, "index": index, "name": _line_name(line),
+             "detail": line.get("description") if line.get("product_name") else None,
+             "per": _every(line["interval"], line.get("interval_count") or 1) if line["type"] == "recurring" else ""}
             for index, line in enumerate(session.line_items)]
 
 
-def _trial(session: CheckoutSession) -> dict | None:
-    recurring = [line for line in session.line_items if line["type"] == "recurring"]
-    if session.mode != "subscription" or not session.free_trial_days or not recurring:
-        return None
-    return {"days": session.free_trial_days, "due_today": session.amount_due_today_atom,
-            "then": sum(line["amount_atom"] for line in recurring), "per": _every(recurring[0])}
+def _later(charges: checkout_sessions.Charges | None) -> dict | None:
+    """A subscription's later charge, with what follows its amount (`/month`)."""
+    later = charges.later if charges else None
+    return {"amount_atom": later.amount_atom, "per": _every(later.interval, later.interval_count),
+            "starts_at": later.starts_at} if later else None
+
+
+def _per_on_total(session: CheckoutSession, charges: checkout_sessions.Charges | None) -> bool:
+    """A subscription charging only its recurring lines today, and so every period: the total
+    reads `$49.00/month`, with nothing "then"."""
+    return bool(charges and charges.later and not session.free_trial_days
+                and all(line["type"] == "recurring" for line in session.line_items))
+
+
+def _headline(session: CheckoutSession, charges: checkout_sessions.Charges | None) -> str:
+    """What a completed checkout did: saved a card, started a trial without charging, or took a payment."""
+    if charges is None:
+        return "Card saved"
+    return "Trial started" if charges.due_today_atom == 0 and session.free_trial_days else "Payment complete"
 
 
 def _percent_off(session: CheckoutSession) -> str | None:
     """`"12.50"` -> `"12.5"`, `"10.00"` -> `"10"`."""
     percent = (session.coupon or {}).get("percent_off")
     return f"{Decimal(percent).normalize():f}" if percent is not None else None
-
-
-def _pay_label(session: CheckoutSession) -> str:
-    if session.mode == "setup":
-        return "Save payment method"
-    due = session.amount_due_today_atom
-    if due == 0:
-        return "Start trial" if _trial(session) else "Confirm"
-    return f"Pay {format_atoms(due, session.currency)}"
 
 
 def _parse_quantities(form: dict[str, list[str]]) -> tuple[dict[int, int], InvalidRequest | None]:
@@ -319,6 +331,5 @@ def _describe(error: InvalidRequest, session: CheckoutSession) -> str:
     match = _QUANTITY_PARAM.match(error.param or "")
     if match and int(match.group(1)) < len(session.line_items):
         index = int(match.group(1))
-        line = session.line_items[index]
-        return f"{line.get('description') or line['price_id']} (line {index + 1}): {error.message}"
+        return f"{_line_name(session.line_items[index])} (line {index + 1}): {error.message}"
     return error.message

@@ -2,7 +2,8 @@
 
 Rate limit (one Redis round trip) -> the link and what it sells (`LinkReader`: one SQL round
 trip, no transaction) -> the session snapshot, id and checkout token chosen here -> enqueue its
-creation -> answer at once: 303 to the hosted page for a browser, JSON for an API client.
+creation -> answer at once: 303 to the hosted page for a browser, JSON for an API client. A
+browser over the limit, or at a link that is not available, gets a page, an API client JSON.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from api.enqueue import EnqueueFailed, TaskSender
 from api.errors import ApiError, error_body
 from api.http import respond
 from api.openapi import Operation
-from api.checkout.pages import not_available
+from api.checkout.pages import not_available, wait_page
 from api.html import wants_html
 from api.ratelimit import RateLimiter, rate_limit_headers
 from domain import checkout_sessions
@@ -45,6 +46,10 @@ class Share:
             resp.set_header(name, value)
         if not decision.allowed:
             metrics.SHARE_RATE_LIMITED.inc()
+            if wants_html(req):
+                return wait_page(req, resp, decision.retry_after, title="Too many requests",
+                                 what="Payment links have been opened too often from your network.",
+                                 back_url=req.relative_uri, back_label="Try again")
             raise ApiError(429, "rate_limited", "Too many requests; try again shortly.",
                            headers={"Retry-After": str(decision.retry_after)})
 
@@ -78,7 +83,7 @@ class Share:
         """One answer for unknown, inactive and unsellable links: nothing tells them apart."""
         metrics.SHARE_NOT_AVAILABLE.inc()
         if wants_html(req):
-            not_available(resp)
+            not_available(req, resp)
         else:
             resp.status = 404
             resp.content_type = "application/json"

@@ -194,6 +194,8 @@ def test_pay_attempts_are_limited_per_client_address(client, merchant, uow_facto
     limited = pay(client, token, ip=ip)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert limited.headers["content-type"].startswith("text/html") and "Too many attempts" in limited.text
+    assert f"Please wait {limited.headers['Retry-After']} seconds, then try again." in limited.text
+    assert f'href="https://checkout.example.test/checkout/{token}">Back to the checkout</a>' in limited.text
     assert session_of(uow_factory, token).status == "open"
 
 
@@ -214,6 +216,18 @@ def test_authentication_authorize_then_back_completes(client, merchant, uow_fact
     assert back.status_code == 303 or "Payment complete" in back.text
     assert session_of(uow_factory, token).status == "complete"
     assert [p.status for p in payments_of(uow_factory, waiting.id)] == ["succeeded"]
+
+
+def test_the_authentication_page_may_send_the_customer_on_to_the_shop(client, merchant, uow_factory, settings):
+    """Authorize goes back to the checkout, which sends the customer to success_url: browsers check
+    a form's redirects against form-action, so the page names the shop's origin too."""
+    token = open_session(uow_factory, settings, make_link(merchant, success_url=SUCCESS,
+                                                           return_url="http://cart.example:8080/cart"))
+    challenge = follow(client, pay(client, token, CHALLENGE))
+    form_action = next(part.strip() for part in challenge.headers["content-security-policy"].split(";")
+                       if part.strip().startswith("form-action"))
+    assert form_action == "form-action https://checkout.example.test https://shop.example http://cart.example:8080"
+    assert "Test mode" in challenge.text and "$19.99" in challenge.text
 
 
 def test_authentication_failed_is_a_decline_and_the_customer_may_try_again(client, merchant, uow_factory, settings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from domain.models import CheckoutSession
 from tests.conftest import wait_for, find_share_link
@@ -173,6 +173,28 @@ def test_subscription_with_trial_charges_only_one_time_items_today(share_client,
     assert (session.amount_total_atom, session.amount_due_today_atom, session.free_trial_days) == (2500, 500, 14)
 
 
+def test_the_session_keeps_the_names_it_sold_whatever_the_catalog_says_later(share_client, merchant, uow_factory,
+                                                                            celery_worker):
+    tea = merchant.price(450, product_id=merchant.product("Tea")["id"])
+    cups = merchant.price(1200, product_id=merchant.product("Cups")["id"])
+    package = merchant.ok("POST", "/packages", {"name": "Tea set", "price_ids": [tea["id"], cups["id"]]})
+    items = merchant.ok("POST", "/payment-links", {"line_items": [{"price_id": tea["id"], "description": "Loose leaf"}]})
+    bundle = merchant.ok("POST", "/payment-links", {"package_ids": [package["id"]]})
+    sold = [open_link(share_client, made["url"]).json["checkout_session_id"] for made in (items, bundle)]
+    with uow_factory() as uow:  # the catalog changes after the sessions were made
+        uow.session.execute(text("UPDATE products SET name = 'Green tea' WHERE id = :id"), {"id": tea["product_id"]})
+        uow.session.execute(text("UPDATE packages SET name = 'Gift set' WHERE id = :id"), {"id": package["id"]})
+        uow.commit()
+
+    by_items, by_package = (wait_for(lambda: stored_session(uow_factory, session_id)) for session_id in sold)
+    assert [(line["product_name"], line["description"], line["package_name"]) for line in by_items.line_items] == \
+        [("Tea", "Loose leaf", None)]
+    assert [(line["product_name"], line["package_name"]) for line in by_package.line_items] == \
+        [("Tea", "Tea set"), ("Cups", "Tea set")]
+    fresh = wait_for(lambda: stored_session(uow_factory, open_link(share_client, items["url"]).json["checkout_session_id"]))
+    assert fresh.line_items[0]["product_name"] == "Green tea"
+
+
 def test_a_redelivered_creation_creates_nothing_twice(link, uow_factory, settings):
     from datetime import UTC, datetime
 
@@ -216,6 +238,22 @@ def test_the_eleventh_open_in_a_minute_is_refused(share_client, link, recorder):
     assert refused.json["error"]["code"] == "rate_limited"
     assert len(recorder.sent) == 10
     assert open_link(share_client, link["url"], ip=fresh_ip()).status_code == 200  # another client is fine
+
+
+def test_a_browser_over_the_limit_gets_a_page_saying_how_long_to_wait(share_client, link, recorder):
+    ip = fresh_ip()
+    for _ in range(10):
+        assert open_link(share_client, link["url"], headers=BROWSER, ip=ip).status_code == 303
+    refused = open_link(share_client, link["url"], headers=BROWSER, ip=ip)
+    wait = int(refused.headers["retry-after"])
+    assert refused.status_code == 429 and 1 <= wait <= 6
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "<h1>Too many requests</h1>" in refused.text and f"Please wait {wait} second" in refused.text
+    assert f'href="/api/pay/share/{link["secure_token"]}">Try again</a>' in refused.text
+    assert "rate_limited" not in refused.text and "checkout_url" not in refused.text
+    assert refused.headers["x-frame-options"] == "DENY" and "default-src 'none'" in refused.headers[
+        "content-security-policy"]
+    assert len(recorder.sent) == 10
 
 
 def test_broker_down_is_a_503_within_two_seconds_and_no_url(settings, deps, link):

@@ -57,6 +57,52 @@ def test_the_read_brings_exactly_the_prices_the_link_sells(reader, merchant, lin
     assert items.coupon["percent_off"] == "12.50" and bundle.coupon is None
 
 
+def test_the_read_brings_the_names_the_customer_reads(reader, merchant):
+    """Each price with its product's name, each package with its name: in the same read."""
+    tea = merchant.price(450, product_id=merchant.product("Tea")["id"])
+    cups = merchant.price(1200, product_id=merchant.product("Cups")["id"])
+    package = merchant.ok("POST", "/packages", {"name": "Tea set", "price_ids": [tea["id"], cups["id"]]})
+    items = merchant.ok("POST", "/payment-links", {"line_items": [{"price_id": tea["id"]}]})
+    bundle = merchant.ok("POST", "/payment-links", {"package_ids": [package["id"]]})
+    assert [p["product_name"] for p in reader.find(items["secure_token"]).prices] == ["Tea"]
+    found = reader.find(bundle["secure_token"])
+    assert {p["id"]: p["product_name"] for p in found.prices} == {tea["id"]: "Tea", cups["id"]: "Cups"}
+    assert [(p["id"], p["name"]) for p in found.packages] == [(package["id"], "Tea set")]
+
+
+def test_the_products_names_are_joined_by_primary_key(reader, deps, merchant, links):
+    """With 5,000 more prices and products in the account (statistics up to date), each price's
+    product is found by the product's primary key, and neither table is read by a sequential
+    scan. (Which index finds the prices is the planner's choice, as before the names were read.)"""
+    from sqlalchemy import text
+
+    with deps.engine.begin() as conn:
+        conn.execute(text("""
+            INSERT INTO products (id, account_id, livemode, name, description, metadata, active, created_at, updated_at)
+            SELECT 'prod_live_many' || n, :account, true, 'Product ' || n, null, '{}'::jsonb, true, now(), now()
+              FROM generate_series(1, 5000) AS n"""), {"account": merchant.account_id})
+        conn.execute(text("""
+            INSERT INTO prices (id, account_id, livemode, product_id, active, unit_amount_atom, currency, type,
+                                created_at, updated_at)
+            SELECT 'price_live_many' || n, :account, true, 'prod_live_many' || n, true, 100 + n, 'USD', 'one_time',
+                   now(), now()
+              FROM generate_series(1, 5000) AS n"""), {"account": merchant.account_id})
+        conn.exec_driver_sql("ANALYZE products")
+        conn.exec_driver_sql("ANALYZE prices")
+        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + reader._sql,
+                                    {"token": links[1]["secure_token"]}).scalar()
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    every = list(nodes(plan[0]["Plan"]))
+    products = [n for n in every if n.get("Relation Name") == "products"]
+    assert products and all(n.get("Index Name") == "products_pkey" for n in products), plan
+    assert not [n for n in every if n.get("Relation Name") in ("prices", "products") and n["Node Type"] == "Seq Scan"]
+
+
 def test_the_read_has_its_own_autocommit_connection_and_leaves_the_pool_alone(reader, deps, links):
     """Autocommit is only for this read: the ORM's transactions share the engine's pool."""
     checked_in = deps.engine.pool.checkedin()
