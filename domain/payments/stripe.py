@@ -16,6 +16,7 @@ A request's `customer_reference` is the Stripe customer's id (`cus_…` at Strip
 | refund             | Refund of the PaymentIntent (the payment's processor_reference)          |
 | lookup(key)        | the newest PaymentIntents, SetupIntents, Refunds listed, filtered on metadata `paymentkit_id` |
 | cancel(key)        | that PaymentIntent canceled, unless it is already final                  |
+| payment_method_for_token (localstripe's Stripe.js only) | the token read (GET), its card `card_…` charged |
 
 Idempotency: every POST carries our id as its Idempotency-Key (the payment id, the saved
 method's key, the refund id; `cancel:{key}` for a cancel and `customer:{our id}` for a mirrored
