@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     settings = settings or (deps.settings if deps else Settings.from_env())
     deps = deps or make_dependencies(settings)
     app = falcon.App(
-        middleware=[AccessLog(static_prefixes=(dashboard.STATIC_ROUTE,)), RequestId(),
+        middleware=[AccessLog(static_prefixes=(dashboard.STATIC_ROUTE, checkout.STATIC_ROUTE)), RequestId(),
                     UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
         router=Router(),

@@ -12,7 +12,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs
 
 from api import html
-from api.checkout.pages import form_origins, not_available, render, wait_page
+from api.checkout.pages import StripeJs, form_origins, not_available, render, wait_page
 from api.client_ip import client_ip
 from api.errors import ApiError
 from api.http import raw_body
@@ -26,7 +26,8 @@ from domain.errors import Conflict, InvalidRequest, NotFound
 from domain.ids import plausible_token
 from domain.models import CheckoutSession
 from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, PAYMENT_METHODS
-from domain.processors import Processors
+from domain.payments.stripe import stripe_js_client_secret
+from domain.processors import Processors, choice as processor_choice
 from domain.queries import Owner
 from runtime import metrics
 from runtime.settings import Settings
@@ -35,6 +36,8 @@ from runtime.settings import Settings
 PREPARING_FOR = timedelta(minutes=10)
 MAX_FORM_BYTES = 16 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
+CARD_FIELDS = ("card_number", "exp", "cvc")  # our own card form (the test processor's)
+CARD_NEEDED = "Enter your card in the card field."
 _QUANTITY_FIELD = re.compile(r"line_items\[([0-9]{1,3})\]\.quantity")
 _QUANTITY_PARAM = re.compile(r"line_items\[([0-9]+)\]")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
@@ -95,9 +98,7 @@ class CheckoutPage:
         try:
             if processor is None:
                 raise InvalidRequest(NOT_TAKING_PAYMENTS, param="processor")
-            form = checkout_payments.PayForm(
-                email=entered["email"], name=entered["name"] or None,
-                card=processor.read_card(*((fields.get(name) or [""])[-1] for name in ("card_number", "exp", "cvc"))))
+            form = checkout_payments.PayForm(entered["email"], entered["name"] or None, *_card_or_method(processor, fields))
             req.context.uow.rollback()  # the reads above are done: hold no connection while paying
             attempt = checkout_payments.pay(self._units, token, form, processor, now=utcnow,
                                             return_url=f"{self._page_url(token)}/return")
@@ -124,8 +125,9 @@ class CheckoutPage:
     def _after_attempt(self, req, resp, token: str, attempt: checkout_payments.Attempt, entered: dict) -> None:
         if attempt.completed:
             metrics.SESSIONS_COMPLETED.inc()
-        if attempt.step is Step.REQUIRES_ACTION:
-            return _see_other(resp, attempt.action_url)
+        if attempt.step is Step.REQUIRES_ACTION:  # Stripe.js authenticates on the page; else the processor's URL
+            return _see_other(resp, self._page_url(token) if stripe_js_client_secret(attempt.action_url)
+                              else attempt.action_url)
         if attempt.step is Step.COMPLETED:
             session = checkout_sessions.find_by_token(req.context.uow, token)
             if session.success_url:
@@ -241,10 +243,16 @@ class CheckoutPage:
                           payment=checkout_payments.payment_of(uow, session),
                           card=checkout_payments.card_of(uow, session), **brand)
         payment = checkout_payments.payment_of(uow, session)
-        if payment is not None:  # a payment under way: processing (the page refreshes) or waiting for the customer
-            return render(req, resp, "processing.html", status=status, session=session, payment=payment, **brand)
         owner = Owner(session.account_id, session.livemode)
-        if self._processors.for_owner(uow, owner) is None:
+        processor = self._processors.for_owner(uow, owner)
+        stripe_js = self._stripe_js(uow, owner, processor)
+        if payment is not None:  # a payment under way: processing (the page refreshes) or waiting for the customer
+            client_secret = stripe_js_client_secret(payment.action_url) if payment.status == "requires_action" else None
+            return render(req, resp, "processing.html", status=status, session=session, payment=payment,
+                          client_secret=client_secret if stripe_js else None,
+                          stripe_js=stripe_js if client_secret else None,
+                          return_url=f"{self._page_url(session.checkout_token)}/return", **brand)
+        if processor is None:
             notice = notice or NOT_TAKING_PAYMENTS
         elif session.failed_attempts >= checkout_payments.MAX_DECLINES:
             notice = notice or LOCKED
@@ -257,7 +265,31 @@ class CheckoutPage:
                notice=notice, error=error, entered=entered or {}, field_errors=field_errors or {},
                typed=typed or {"email": session.customer_email or ""},
                takes_payments=notice not in (NOT_TAKING_PAYMENTS, LOCKED),
-               pay_url=f"{base}/pay", cancel_url=f"{base}/cancel", quantities_url=f"{base}/quantities", **brand)
+               pay_url=f"{base}/pay", cancel_url=f"{base}/cancel", quantities_url=f"{base}/quantities",
+               stripe_js=stripe_js, **brand)
+
+    def _stripe_js(self, uow, owner: Owner, processor) -> StripeJs | None:
+        """What the page needs to load Stripe.js, when the owner's processor takes no card input."""
+        if processor is None or processor.takes_card_input:
+            return None
+        publishable_key = processor_choice(uow, owner, self._processors.box).publishable_key
+        return StripeJs.of(self._processors.stripe_js_url, self._processors.stripe_api_base, publishable_key)
+
+
+def _card_or_method(processor, fields: dict[str, list[str]]) -> tuple:
+    """(card, payment_method) of the pay form: the card our fields read, or, for a processor that
+    takes no card input, the payment method its script made in the browser (`payment_method`, or
+    the `card_token` that only localstripe's Stripe.js sends, turned into one by the connector).
+    Card fields sent to such a processor are refused by its read_card, on the card field."""
+    typed = [(fields.get(name) or [""])[-1] for name in CARD_FIELDS]
+    if processor.takes_card_input or any(value.strip() for value in typed):
+        return processor.read_card(*typed), None
+    method, token = ((fields.get(name) or [""])[-1].strip() for name in ("payment_method", "card_token"))
+    if method.startswith("pm_"):
+        return None, method
+    if token.startswith("tok_"):
+        return None, processor.payment_method_for_token(token)
+    raise InvalidRequest(CARD_NEEDED, param="card_number")
 
 
 def _see_other(resp, location: str) -> None:

@@ -1,8 +1,10 @@
 """How every customer-facing page is served: the templates under templates/checkout/, in the
-customer's locale, in the merchant's colour, under a CSP that loads nothing from elsewhere."""
+customer's locale, in the merchant's colour, under a CSP that loads nothing from elsewhere
+(but Stripe.js, on the pages that need it)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import falcon
 
@@ -18,6 +20,14 @@ from domain.models import CheckoutSession
 # may not run at all: the merchant's colour is a CSS custom property in a `style` attribute.
 PAGE_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action {form_action}; "
             "frame-ancestors 'none'; base-uri 'none'")
+
+# A page that loads Stripe.js (the card field of a checkout on the stripe processor, and its 3-D
+# Secure step) opens the policy as far as Stripe.js needs and no further: its script and our one
+# script file (STATIC_ROUTE); the frames Stripe.js mounts, from its own origin; its calls to
+# Stripe's API. Forms still go only where form-action says.
+STRIPE_JS_CSP = "script-src 'self' {js}; frame-src {js}; connect-src {api}; "
+STRIPE_API_ORIGIN = "https://api.stripe.com"  # where Stripe.js calls, unless STRIPE_API_BASE says elsewhere
+STATIC_ROUTE = "/checkout/static"  # api/static: the page's script, checkout-stripe.js
 
 _CSP_ORIGIN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")  # nothing else in a CSP
 
@@ -53,15 +63,47 @@ def form_origins(own: set[str], session: CheckoutSession | None) -> tuple[str, .
     return tuple(dict.fromkeys(o for o in origins if _CSP_ORIGIN.fullmatch(o)))
 
 
+@dataclass(frozen=True)
+class StripeJs:
+    """What a page needs to load Stripe.js: its URL (STRIPE_JS_URL), the origin its calls go to,
+    and the merchant's publishable key."""
+
+    url: str
+    api_origin: str
+    publishable_key: str
+
+    @classmethod
+    def of(cls, stripe_js_url: str, stripe_api_base: str | None, publishable_key: str) -> StripeJs:
+        """Stripe's API origin, or that of STRIPE_API_BASE (localstripe in tests)."""
+        return cls(stripe_js_url, html.origin_of(stripe_api_base) if stripe_api_base else STRIPE_API_ORIGIN,
+                   publishable_key)
+
+    def csp(self) -> str:
+        js, api = html.origin_of(self.url), self.api_origin
+        if not (_CSP_ORIGIN.fullmatch(js) and _CSP_ORIGIN.fullmatch(api)):
+            raise ValueError("STRIPE_JS_URL and STRIPE_API_BASE must be plain http(s) URLs")
+        return STRIPE_JS_CSP.format(js=js, api=api)
+
+
+def csp_for(form_origins: tuple[str, ...] = (), stripe_js: StripeJs | None = None) -> str:
+    """The page's Content-Security-Policy: PAGE_CSP, and what Stripe.js needs when it loads it."""
+    csp = PAGE_CSP.format(form_action=" ".join(form_origins) or "'none'")
+    if stripe_js is None:
+        return csp
+    return csp.replace("default-src 'none'; ", "default-src 'none'; " + stripe_js.csp(), 1)
+
+
 def render(req: falcon.Request, resp: falcon.Response, template: str, *, status: int = 200,
            form_origins: tuple[str, ...] = (), merchant: MerchantDisplay | None = None, livemode: bool = True,
-           **context) -> None:
+           stripe_js: StripeJs | None = None, **context) -> None:
     """A page in the customer's locale (`fmt` formats money and dates), with the merchant's name,
-    colour and contact when it is about one of their checkouts, and a badge in test mode."""
-    csp = PAGE_CSP.format(form_action=" ".join(form_origins) or "'none'")
+    colour and contact when it is about one of their checkouts, and a badge in test mode.
+    `stripe_js`: the page loads Stripe.js and our checkout-stripe.js (the template says where)."""
+    csp = csp_for(form_origins, stripe_js)
     html.render(resp, f"checkout/{template}", csp=csp, status=status,
                 fmt=Formats.for_header(req.get_header("Accept-Language")), merchant=merchant,
-                test_mode=not livemode, accent=accent_style(merchant.brand_color if merchant else None), **context)
+                test_mode=not livemode, accent=accent_style(merchant.brand_color if merchant else None),
+                stripe_js=stripe_js, static_route=STATIC_ROUTE, **context)
 
 
 def not_available(req: falcon.Request, resp: falcon.Response) -> None:

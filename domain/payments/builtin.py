@@ -174,6 +174,7 @@ class TestProcessor:
     __test__ = False  # a processor, not a pytest test class
 
     name = "test"
+    takes_card_input = True  # the page's own card fields (read_card)
     capabilities = frozenset(Capability)
 
     def __init__(self, store: OperationStore, *, challenge_url: str, livemode: bool = False,

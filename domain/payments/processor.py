@@ -266,6 +266,7 @@ class Processor(Protocol):
     """
 
     name: str
+    takes_card_input: bool  # the checkout's card fields (`read_card`); False: a browser-made payment method
     capabilities: frozenset[Capability]
 
     def charge(self, request: ChargeRequest) -> ChargeResult: ...

@@ -16,6 +16,7 @@ A request's `customer_reference` is the Stripe customer's id (`cus_…` at Strip
 | refund             | Refund of the PaymentIntent (the payment's processor_reference)          |
 | lookup(key)        | the newest PaymentIntents, SetupIntents, Refunds listed, filtered on metadata `paymentkit_id` |
 | cancel(key)        | that PaymentIntent canceled, unless it is already final                  |
+| payment_method_for_token (localstripe's Stripe.js only) | the token read (GET), its card `card_…` charged |
 
 Idempotency: every POST carries our id as its Idempotency-Key (the payment id, the saved
 method's key, the refund id; `cancel:{key}` for a cancel and `customer:{our id}` for a mirrored
@@ -115,11 +116,14 @@ def failure_code(error: dict[str, Any] | None) -> FailureCode:
 
 
 def _card(method: Any) -> CardSummary | None:
-    """The card summary of an expanded PaymentMethod (an id alone, or no card, gives None)."""
-    if not isinstance(method, dict) or not method.get("card"):
+    """The card summary of an expanded PaymentMethod, or of a Card (`card_…`, what a token holds:
+    see `payment_method_for_token`); an id alone, or no card, gives None."""
+    if not isinstance(method, dict):
         return None
-    card = method["card"]
-    return CardSummary(card["brand"], card["last4"], int(card["exp_month"]), int(card["exp_year"]))
+    card = method if method.get("object") == "card" else method.get("card")
+    if not card:
+        return None
+    return CardSummary(str(card["brand"]).lower(), card["last4"], int(card["exp_month"]), int(card["exp_year"]))
 
 
 def _method_id(method: Any) -> str | None:
@@ -182,6 +186,7 @@ class StripeProcessor:
     elsewhere than Stripe (STRIPE_API_BASE: localstripe in tests); `timeout` bounds each call."""
 
     name = "stripe"
+    takes_card_input = False  # the page sends a PaymentMethod Stripe.js made, never card fields
     capabilities = frozenset({Capability.CHARGE, Capability.SAVE_METHOD, Capability.CHARGE_SAVED_OFF_SESSION,
                               Capability.REFUND, Capability.LOOKUP, Capability.CANCEL})
 
@@ -198,6 +203,27 @@ class StripeProcessor:
         PaymentMethod it made. A form that sends card numbers anyway is refused on the card
         field, before any payment is made."""
         raise invalid("card_number", CARD_FIELD_ONLY, "card_input_refused")
+
+    def payment_method_for_token(self, card_token: str) -> str:
+        """What to charge for a card token (`tok_…`) that Stripe.js's `createToken` made: the
+        token's card (`card_…`), which PaymentIntents and SetupIntents take as their
+        payment_method. Only localstripe's fake Stripe.js sends tokens (its createPaymentMethod
+        does nothing); real Stripe.js makes PaymentMethods. Stripe's own call for this,
+        `payment_methods.create(type=card, card={token})`, localstripe refuses (its
+        PaymentMethods take only a card number), so this reads the token (a GET, so it needs no
+        idempotency key), which both answer. Raises InvalidRequest on the card field for a token
+        that is unknown or holds no card, Unavailable when Stripe does not answer."""
+        try:
+            token = self._client.v1.tokens.retrieve(card_token).to_dict()
+        except stripe.InvalidRequestError:
+            token = {}
+        except _UNANSWERED as error:
+            log.warning("stripe token unanswered: %s", _describe(error))
+            raise Unavailable("Stripe did not answer; try again shortly.") from error
+        card_id = (token.get("card") or {}).get("id")
+        if not card_id:
+            raise invalid("card_number", "This card could not be read. Please enter it again.", "invalid_card_token")
+        return card_id
 
     # ---- the Processor interface ------------------------------------------------------------
 

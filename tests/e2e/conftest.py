@@ -41,6 +41,12 @@ class ShopPage:
 @pytest.fixture(scope="module")
 def base_url(settings, deps):
     """The app on 127.0.0.1 over real HTTP; its public and checkout base URLs are this server."""
+    yield from serve(settings, deps)
+
+
+def serve(settings, deps, **processors):
+    """Serve the app until the generator is closed, yielding its base URL; `processors` replaces
+    fields of deps.processors (a test's stripe_api_base and stripe_js_url: localstripe)."""
     from api.app import create_app
 
     httpd = make_server("127.0.0.1", 0, lambda environ, start: [], server_class=_ThreadingServer,
@@ -49,7 +55,7 @@ def base_url(settings, deps):
     # A generous share limit: the browser opens links from 127.0.0.1 like other tests' clients.
     served = replace(settings, public_base_url=base, checkout_base_url=base, share_rate_capacity=1000,
                      pay_rate_capacity=1000)
-    app = create_app(served, replace(deps, processors=replace(deps.processors, checkout_base_url=base)))
+    app = create_app(served, replace(deps, processors=replace(deps.processors, checkout_base_url=base, **processors)))
     app.add_route("/shop/thanks", ShopPage("Thanks for your order"))
     app.add_route("/shop/cart", ShopPage("Your cart"))
     httpd.set_app(app)
