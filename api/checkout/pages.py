@@ -25,7 +25,9 @@ PAGE_CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self
 # Secure step) opens the policy as far as Stripe.js needs and no further: its script and our one
 # script file (STATIC_ROUTE); the frames Stripe.js mounts, from its own origin; its calls to
 # Stripe's API. Forms still go only where form-action says.
-STRIPE_JS_CSP = "script-src 'self' {js}; frame-src {js}; connect-src {api}; "
+STRIPE_JS_CSP = "script-src 'self' {js}; frame-src {frames}; connect-src {api}; "
+# Real Stripe.js also frames 3-D Secure pages from hooks.stripe.com (Stripe's CSP guidance).
+STRIPE_JS_FRAMES = {"https://js.stripe.com": "https://js.stripe.com https://hooks.stripe.com"}
 STRIPE_API_ORIGIN = "https://api.stripe.com"  # where Stripe.js calls, unless STRIPE_API_BASE says elsewhere
 STATIC_ROUTE = "/checkout/static"  # api/static: the page's script, checkout-stripe.js
 
@@ -82,7 +84,7 @@ class StripeJs:
         js, api = html.origin_of(self.url), self.api_origin
         if not (_CSP_ORIGIN.fullmatch(js) and _CSP_ORIGIN.fullmatch(api)):
             raise ValueError("STRIPE_JS_URL and STRIPE_API_BASE must be plain http(s) URLs")
-        return STRIPE_JS_CSP.format(js=js, api=api)
+        return STRIPE_JS_CSP.format(js=js, frames=STRIPE_JS_FRAMES.get(js, js), api=api)
 
 
 def csp_for(form_origins: tuple[str, ...] = (), stripe_js: StripeJs | None = None) -> str:

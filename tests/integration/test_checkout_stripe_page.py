@@ -12,7 +12,7 @@ from tests.conftest import make_merchant
 from tests.integration.test_checkout_page import BROWSER, SUCCESS, make_link, open_session, page, post, stored
 
 PUBLISHABLE_KEY = "pk_test_paymentkit_page"
-STRIPE_PAGE_CSP = ("default-src 'none'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com; "
+STRIPE_PAGE_CSP = ("default-src 'none'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; "
                    "connect-src http://127.0.0.1:9; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                    "form-action https://checkout.example.test https://shop.example; frame-ancestors 'none'; "
                    "base-uri 'none'")
@@ -73,6 +73,6 @@ def test_a_stripe_checkout_takes_no_card_fields_and_needs_what_stripe_js_made(cl
 
 def test_stripe_js_calls_stripes_api_unless_stripe_api_base_says_elsewhere():
     assert StripeJs.of("https://js.stripe.com/v3/", None, "pk_test_x").csp() == (
-        "script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com; connect-src https://api.stripe.com; ")
+        "script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src https://api.stripe.com; ")
     assert StripeJs.of("http://127.0.0.1:8420/js.stripe.com/v3/", "http://127.0.0.1:8420", "pk_test_x").csp() == (
         "script-src 'self' http://127.0.0.1:8420; frame-src http://127.0.0.1:8420; connect-src http://127.0.0.1:8420; ")
