@@ -62,4 +62,11 @@ beat_schedule = {
     "checkout_sessions.expire_due": {"task": "checkout_sessions.expire_due", "schedule": 30.0},
     # Asks processors about payments whose outcome nobody told us (timeouts, abandoned challenges).
     "payments.reconcile_due": {"task": "payments.reconcile_due", "schedule": 30.0},
+    # Webhook retries are due rows (webhook_deliveries.next_attempt_at, a partial index): every
+    # 2 s, so the first retry (5 s) comes within a few seconds of its time. A lost first job is
+    # found here too, once its hand-out lease (30 s) has passed.
+    "webhooks.deliver_due": {"task": "webhooks.deliver_due", "schedule": 2.0},
+    "emails.send_due": {"task": "emails.send_due", "schedule": 30.0},
+    # Events are kept 30 days.
+    "events.purge_expired": {"task": "events.purge_expired", "schedule": 3600.0},
 }

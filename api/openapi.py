@@ -21,6 +21,7 @@ TAGS = {
     "coupons": "Discounts", "customers": "Customers", "payment_links": "Payment links: create, list, change",
     "checkout_sessions": "Checkout sessions made from payment links", "share": "The public share URL",
     "health": "Liveness and readiness for load balancers",
+    "events": "Events: what happened, kept 30 days", "webhook_endpoints": "Webhook endpoints and their deliveries",
 }
 
 

@@ -8,12 +8,15 @@ import time
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from domain import checkout_payments, checkout_sessions, expiry, idempotency, payment_records
+import msgspec
+
+from domain import checkout_payments, checkout_sessions, events, expiry, idempotency, payment_records, webhooks
 from domain.db import utcnow
 from domain.ids import random_base62
-from runtime import metrics
+from domain.processors import SecretBox
+from runtime import metrics, webhook_http
 from workers import app
-from workers.context import processors, unit_of_work
+from workers.context import processors, settings, unit_of_work
 
 log = logging.getLogger("paymentkit.workers")
 
@@ -104,6 +107,9 @@ def checkout_session_expired(session_id: str) -> bool:
     with unit_of_work() as uow:
         session = expiry.confirm_expired(uow, session_id)
         expired_at = session.expired_at if session is not None else None
+        if session is not None:
+            checkout_sessions.announce_expired(uow, session, utcnow())  # once: a repeat finds its key taken
+            uow.commit()
     if expired_at is None:
         log.warning("checkout session %s is not expired; nothing to announce", session_id)
         return False
@@ -149,3 +155,65 @@ def reconcile_refund(refund_id: str) -> str | None:
         return None
     log.info("refund %s reconciled: %s", refund_id, refund.status)
     return refund.status
+
+
+# ---- events and webhooks --------------------------------------------------------------------
+
+@app.task(name="webhooks.deliver", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
+def deliver_webhook(delivery_id: str, attempt: int) -> int | None:
+    """One attempt of one delivery: claimed in one transaction, sent with no transaction open
+    (10 s at most), recorded in another. A repeated job, or one for an attempt made already, does
+    nothing; a worker killed mid-attempt leaves the delivery leased, and the sweep hands it out
+    again when the lease is over. The status code the endpoint answered, if any."""
+    box = SecretBox(settings().encryption_key)
+    with unit_of_work() as uow:
+        begun = webhooks.begin_attempt(uow, delivery_id, attempt, box, utcnow())
+        uow.commit()
+    if begun is None:
+        return None
+    outcome = send_webhook(begun)
+    with unit_of_work() as uow:
+        webhooks.record_attempt(uow, begun, outcome, utcnow())
+        uow.commit()
+    log.info("webhook delivery %s attempt %d: %s in %d ms", delivery_id, attempt + 1,
+             outcome.status_code or outcome.error, outcome.duration_ms)
+    return outcome.status_code
+
+
+def send_webhook(begun: webhooks.Begun) -> webhooks.Outcome:
+    """The event, signed with the endpoint's secrets, POSTed to it through the SSRF guard."""
+    body = msgspec.json.encode(begun.body)
+    headers = webhook_http.signed_headers(begun.event_id, body, begun.secrets, utcnow())
+    answer = webhook_http.post(begun.url, body, headers, allow_private=settings().webhook_allow_private_urls)
+    return webhooks.Outcome(answer.status, answer.duration_ms, answer.body, answer.error, answer.retry_after)
+
+
+def hand_out_due_webhooks(now) -> int:
+    """Every endpoint that is free gets its longest-waiting due delivery (the beat's sweep; tests
+    call it with a later `now` to travel to a retry's time)."""
+    with unit_of_work() as uow:
+        handed = webhooks.hand_out_due(uow, now)
+        uow.commit()
+    return handed
+
+
+@app.task(name="webhooks.deliver_due")
+def deliver_due_webhooks() -> int:
+    """Beat, every 2 s: retries that are due, and first attempts whose job was lost."""
+    handed = hand_out_due_webhooks(utcnow())
+    if handed:
+        log.info("webhooks: %d due deliveries handed out", handed)
+    return handed
+
+
+@app.task(name="events.purge_expired")
+def purge_expired_events() -> int:
+    """Beat, hourly: events are kept 30 days (their deliveries and emails go with them)."""
+    removed = 0
+    while True:
+        with unit_of_work() as uow:
+            batch = events.purge_expired(uow, utcnow())
+            uow.commit()
+        removed += batch
+        if batch < 5000:
+            return removed
