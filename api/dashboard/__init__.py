@@ -2,7 +2,7 @@
 as the API, signed in with email and password, scoped to one account and the live/test switch."""
 from __future__ import annotations
 
-from api.dashboard import auth, catalog, checkout_sessions, payment_links
+from api.dashboard import auth, catalog, checkout_sessions, payment_links, webhooks
 from api.dashboard.web import PREFIX, STATIC, BadForm, Cookies, PageNotFound, handle_bad_form, handle_not_found, \
     redirect
 
@@ -35,3 +35,7 @@ def add_routes(app, settings, deps) -> None:
     app.add_route(f"{catalog.PRODUCTS}/{{product_id}}", catalog.ProductPage(settings))
     app.add_route(catalog.PACKAGES, catalog.Packages(settings))
     app.add_route(catalog.COUPONS, catalog.Coupons(settings))
+    app.add_route(webhooks.WEBHOOKS, webhooks.Endpoints(settings, deps.processors.box))
+    app.add_route(f"{webhooks.WEBHOOKS}/{{endpoint_id}}", webhooks.EndpointPage(settings, deps.processors.box))
+    app.add_route(webhooks.EVENTS, webhooks.EventList())
+    app.add_route(f"{webhooks.EVENTS}/{{event_id}}", webhooks.EventPage(settings))
