@@ -19,6 +19,7 @@ No database lock is held while a processor is called. Each attempt runs in three
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ from domain.queries import Owner
 from domain.rules import require_email, require_text
 
 MAX_DECLINES = 5
+LOCALE = re.compile(r"[a-z]{2,3}(_[A-Za-z0-9]{2,8}){0,2}")
 # Unknown outcomes are asked about again after this long, then less and less often.
 FIRST_CHECK_AFTER = timedelta(seconds=10)
 MAX_CHECK_INTERVAL = timedelta(minutes=30)
@@ -82,6 +84,7 @@ class PayForm:
     name: str | None = None
     card: CardInput | None = None
     payment_method: str | None = None
+    locale: str | None = None  # `de_DE`: the customer's browser's, for the receipt
 
     def validate(self) -> None:
         require_email(self.email)
@@ -159,6 +162,8 @@ def begin(uow: UnitOfWork, checkout_token: str, form: PayForm, processor: Proces
         return Attempt(Step.REPRICED)
     session.customer_id = _customer(uow, session, form)
     session.customer_email = form.email
+    if form.locale and LOCALE.fullmatch(form.locale):
+        session.locale = form.locale
     payment_id = None
     amount = amount_due(session)
     if amount > 0:

@@ -215,6 +215,8 @@ class CheckoutSession(_Owned, Base):
     failed_attempts: Mapped[int] = mapped_column(server_default="0")
     # One redemption of the coupon is held while a payment is under way (released if it fails).
     coupon_redeemed: Mapped[bool] = mapped_column(server_default="false")
+    # The customer's locale as their browser said at Pay (receipts show amounts in it).
+    locale: Mapped[str | None] = mapped_column(String(35))
     __table_args__ = (
         Index("checkout_sessions_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
         Index("checkout_sessions_by_link", "account_id", "livemode", "payment_link_id", text("created_at DESC"),

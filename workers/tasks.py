@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import smtplib
 import time
 
 from sqlalchemy.exc import OperationalError
@@ -11,11 +12,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 import msgspec
 
 from domain import checkout_payments, checkout_sessions, events, expiry, idempotency, payment_records, webhooks
+from domain import emails as email_records
 from domain.db import utcnow
 from domain.ids import random_base62
 from domain.processors import SecretBox
 from runtime import metrics, webhook_http
-from workers import app
+from workers import app, emails
 from workers.context import processors, settings, unit_of_work
 
 log = logging.getLogger("paymentkit.workers")
@@ -217,3 +219,43 @@ def purge_expired_events() -> int:
         removed += batch
         if batch < 5000:
             return removed
+
+
+# ---- emails ---------------------------------------------------------------------------------
+
+@app.task(name="emails.send", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
+def send_email(email_id: str, attempt: int) -> bool | None:
+    """One attempt to send a receipt or notice: claimed by number (a repeated job sends nothing),
+    sent over SMTP with no transaction open, recorded sent or due again."""
+    config = settings()
+    if not config.smtp_url:
+        return None
+    with unit_of_work() as uow:
+        item = email_records.begin_send(uow, email_id, attempt, utcnow())
+        uow.commit()
+    if item is None:
+        return None
+    try:
+        emails.send(config.smtp_url, emails.message(item, config.email_from, utcnow()))
+    except (OSError, smtplib.SMTPException) as failure:
+        log.warning("email %s not sent (attempt %d): %s", email_id, attempt + 1, type(failure).__name__)
+        with unit_of_work() as uow:
+            email_records.record_failed(uow, email_id, utcnow())
+            uow.commit()
+        return False
+    with unit_of_work() as uow:
+        email_records.record_sent(uow, email_id, utcnow())
+        uow.commit()
+    log.info("email %s (%s) sent", email_id, item.kind)
+    return True
+
+
+@app.task(name="emails.send_due")
+def send_due_emails() -> int:
+    """Beat, every 30 s: emails due again after a failure, or whose first job was lost."""
+    if not settings().smtp_url:
+        return 0
+    with unit_of_work() as uow:
+        handed = email_records.hand_out_due(uow, utcnow())
+        uow.commit()
+    return handed

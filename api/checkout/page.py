@@ -30,6 +30,7 @@ from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, PAYMENT_METHODS
 from domain.processors import Processors
 from domain.queries import Owner
 from runtime import metrics
+from runtime.locales import preferred_locale
 from runtime.settings import Settings
 
 # A genuine token not stored yet is "preparing" for this long after it was minted.
@@ -98,7 +99,8 @@ class CheckoutPage:
                 raise InvalidRequest(NOT_TAKING_PAYMENTS, param="processor")
             form = checkout_payments.PayForm(
                 email=entered["email"], name=entered["name"] or None,
-                card=processor.read_card(*((fields.get(name) or [""])[-1] for name in ("card_number", "exp", "cvc"))))
+                card=processor.read_card(*((fields.get(name) or [""])[-1] for name in ("card_number", "exp", "cvc"))),
+                locale=preferred_locale(req.get_header("Accept-Language")))
             req.context.uow.rollback()  # the reads above are done: hold no connection while paying
             attempt = checkout_payments.pay(self._units, token, form, processor, now=utcnow,
                                             return_url=f"{self._page_url(token)}/return")

@@ -113,9 +113,11 @@ def upgrade() -> None:
     )
     op.create_index('emails_one_per_event_and_kind', 'emails', ['event_id', 'kind'], unique=True)
     op.create_index('emails_due', 'emails', ['next_attempt_at'], postgresql_where=sa.text("status = 'pending'"))
+    op.add_column('checkout_sessions', sa.Column('locale', sa.String(length=35), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column('checkout_sessions', 'locale')
     op.drop_table('emails')
     op.drop_table('webhook_attempts')
     op.drop_table('webhook_deliveries')
