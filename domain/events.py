@@ -103,6 +103,8 @@ def fan_out(uow: UnitOfWork, event: Event, now: datetime) -> list[str]:
 
 
 def new_delivery(uow: UnitOfWork, event: Event, endpoint_id: str, now: datetime) -> str:
+    """A delivery of `event` to the endpoint, handed to a job once committed (found by the sweep
+    after HANDOUT_LEASE if that job is lost)."""
     delivery = WebhookDelivery(id=new_id("whd", event.livemode), account_id=event.account_id,
                                livemode=event.livemode, event_id=event.id, endpoint_id=endpoint_id,
                                status="pending", attempts=0, next_attempt_at=now + HANDOUT_LEASE, created_at=now,

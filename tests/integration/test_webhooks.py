@@ -226,11 +226,44 @@ def test_an_endpoint_that_never_answers_times_out_without_holding_up_another(mer
         [timed_out] = attempts(merchant, slow["id"])
         assert (timed_out["status_code"], timed_out["error"], timed_out["succeeded"]) == (None, "timeout", False)
         assert 10_000 <= timed_out["duration_ms"] < 11_000
-        # The waiting ones follow, one at a time (each to its own timeout): none is lost.
+        # No answer at all: the endpoint is down, so the five waiting deliveries wait with the
+        # first for its retry (none spends its own 10 s now); none is lost.
         with uow_factory() as uow:
-            pending = uow.session.scalar(select(func.count()).select_from(WebhookDelivery).where(
-                WebhookDelivery.endpoint_id == slow["id"], WebhookDelivery.status == "pending"))
-        assert pending == 6
+            due = list(uow.session.scalars(select(WebhookDelivery.next_attempt_at).where(
+                WebhookDelivery.endpoint_id == slow["id"], WebhookDelivery.status == "pending")))
+        retry_at = datetime.fromisoformat(timed_out["next_attempt_at"])
+        assert len(due) == 6 and all(at >= retry_at for at in due)
+        time.sleep(2)
+        assert len(dead.received) == 1
+
+
+def test_a_worker_that_delivered_goes_on_with_the_endpoints_backlog_in_the_same_job(merchant, receiver, deps):
+    from domain.db import UnitOfWork, session_factory
+    from workers.tasks import deliver_webhook
+
+    class Held:  # the jobs of these events are not sent: one job must deliver them all
+        def send(self, name, args, *, task_id):
+            pass
+
+    hook = register(merchant, receiver.url, ["customer.created"])
+    owner = Owner(merchant.account_id, False)
+    factory = session_factory(deps.engine)
+    from domain import catalog
+
+    for n in range(5):
+        with UnitOfWork(factory, Held(), outbox=deps.outbox) as uow:
+            catalog.create_customer(uow, owner, catalog.NewCustomer(email=f"b{n}@example.com"))
+            uow.commit()
+    with UnitOfWork(factory, Held(), outbox=deps.outbox) as uow:
+        rows = uow.session.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == hook["id"])
+                                   .order_by(WebhookDelivery.created_at)).all()
+        for row in rows:
+            row.next_attempt_at = row.created_at  # due (as a burst waiting behind a busy endpoint is)
+        first = rows[0].id
+        uow.commit()
+    assert deliver_webhook.run(first, 0) == 200
+    assert len(receiver.received) == 5
+    assert [a["succeeded"] for a in attempts(merchant, hook["id"])] == [True] * 5
 
 
 def test_five_days_of_failures_disables_the_endpoint(merchant, uow_factory):
