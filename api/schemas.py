@@ -343,9 +343,12 @@ EventType = Literal[events.TYPES]  # type: ignore[valid-type]
 EnabledEvents = Annotated[list[Literal[(*events.TYPES, "*")]],  # type: ignore[misc]
                           Meta(min_length=1, max_length=len(events.TYPES),
                                description='event types, or ["*"] alone for every type',
-                               extra_json_schema={"uniqueItems": True})]
-WebhookUrl = Annotated[str, Meta(max_length=2048, description="absolute http or https URL (https in live mode) "
-                                 "of a public address", extra_json_schema={"pattern": rules.URL_PATTERN})]
+                               extra_json_schema={"uniqueItems": True, "anyOf": [
+                                   {"maxItems": 1, "items": {"enum": ["*"]}}, {"items": {"enum": list(events.TYPES)}}]})]
+WebhookUrl = Annotated[str, Meta(max_length=rules.MAX_URL_CHARS, description=(
+    "absolute http or https URL of a public address; a live-mode endpoint must use https, and a host that "
+    "resolves to a loopback, private or link-local address is refused (both a 400 `url_not_allowed`)"),
+    extra_json_schema={"pattern": rules.URL_PATTERN})]
 WebhookDescription = Annotated[str, Meta(max_length=webhooks.MAX_DESCRIPTION_CHARS)]
 
 

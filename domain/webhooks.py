@@ -34,7 +34,7 @@ from domain.listing import get_owned
 from domain.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from domain.processors import SecretBox
 from domain.queries import LIMIT_MAX, Owner, Page, PageQuery
-from domain.rules import require_text, require_url
+from domain.rules import MAX_URL_CHARS, require_text, require_url
 
 # After the n-th failed attempt, the next comes this long after (then the delivery is given up).
 RETRY_SCHEDULE = (timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
@@ -76,10 +76,10 @@ class EndpointUpdate:
 
 
 def check_url(url: str, owner: Owner, refuse: UrlCheck) -> None:
-    require_text(url, "url", 2048)
+    require_text(url, "url", MAX_URL_CHARS)
     require_url(url, "url")
     if owner.livemode and not url.lower().startswith("https://"):
-        raise invalid("url", "a live-mode endpoint must use https")
+        raise invalid("url", "a live-mode endpoint must use https", "url_not_allowed")
     reason = refuse(url)
     if reason is not None:
         raise invalid("url", reason, "url_not_allowed")

@@ -33,9 +33,11 @@ def form_errors(error: InvalidRequest) -> dict[str, str]:
     if field == "enabled_events":
         return {field: MESSAGES["enabled_events"]}
     if field == "url":
+        if "live-mode" in error.message:
+            return {field: "A live-mode endpoint must use https."}
         if error.code == "url_not_allowed":
             return {field: MESSAGES["url_not_allowed"]}
-        message = error.message.replace("url must be", "Enter").replace("a live-mode endpoint", "A live-mode endpoint")
+        message = error.message.replace("url must be", "Enter").replace("url is required", "Enter the endpoint's URL")
         return {field: message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")}
     return {field: error.message}
 

@@ -46,6 +46,7 @@ DATA_RULE_CODES = frozenset({
     "time_passed",           # redeem_by not in the future
     "metadata_too_large",    # metadata over 8 KiB as JSON
     "parameters_exclusive",  # starting_after and ending_before together (OpenAPI cannot relate two parameters)
+    "url_not_allowed",       # a webhook URL resolving to a private address (DNS), or http for a live-mode key
 })
 
 

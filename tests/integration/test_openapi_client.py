@@ -27,6 +27,10 @@ EXPECTED = {
     "checkout_sessions": {"list_checkout_sessions", "retrieve_checkout_session", "expire_checkout_session"},
     "share": {"open_share_link"},
     "health": {"check_health", "check_readiness"},
+    "events": {"list_events", "retrieve_event", "redeliver_event"},
+    "webhook_endpoints": {"create_webhook_endpoint", "list_webhook_endpoints", "retrieve_webhook_endpoint",
+                          "update_webhook_endpoint", "delete_webhook_endpoint", "rotate_webhook_endpoint_secret",
+                          "list_webhook_endpoint_deliveries"},
 }
 
 

@@ -13,7 +13,8 @@ from tests.conftest import wait_for
 
 # The object an `{..._id}` path parameter names, by the collection before it in the path.
 KINDS = {"products": "product", "prices": "price", "packages": "package", "coupons": "coupon",
-         "customers": "customer", "payment-links": "link", "checkout-sessions": "session"}
+         "customers": "customer", "payment-links": "link", "checkout-sessions": "session", "events": "event",
+         "webhook-endpoints": "endpoint"}
 # A valid body for each request shape a walked write may need (an unknown shape fails the walk:
 # add its body here, so the new endpoint is walked with a request that would otherwise succeed).
 BODIES = {
@@ -22,6 +23,9 @@ BODIES = {
     "ProductCreate": {"name": "Intruder"},
     "CustomerCreate": {"email": "intruder@example.com"},
     "CouponCreate": {"name": "Free", "percent_off": 100},
+    "WebhookEndpointCreate": {"url": "https://intruder.example.test/", "enabled_events": ["*"]},
+    "WebhookEndpointUpdate": {"url": "https://intruder.example.test/", "disabled": True},
+    "RedeliverRequest": {"endpoint_id": "we_live_intruder000000000000"},
 }
 
 
@@ -40,8 +44,13 @@ def victim(merchant, client, celery_worker, uow_factory):
     assert opened.status_code == 200, opened.text
     session_id = opened.json["checkout_session_id"]
     wait_for(lambda: merchant.get(f"/checkout-sessions/{session_id}").status_code == 200)
+    endpoint = merchant.ok("POST", "/webhook-endpoints", {"url": "https://victim.example.test/hooks",
+                                                          "enabled_events": ["invoice.paid"]})
     objects = {"product": product, "price": price, "package": package, "coupon": coupon, "customer": customer,
-               "link": link, "session": merchant.ok("GET", f"/checkout-sessions/{session_id}")}
+               "link": link, "session": merchant.ok("GET", f"/checkout-sessions/{session_id}"),
+               "event": merchant.ok("GET", "/events", query_string="type=customer.created")["data"][0],
+               "endpoint": merchant.ok("GET", f"/webhook-endpoints/{endpoint['id']}")}
+    merchant.webhook_secret = endpoint["secret"]
     return merchant, objects
 
 
@@ -50,7 +59,7 @@ def secrets_of(objects: dict) -> list[str]:
     link, session = objects["link"], objects["session"]
     found = [o["id"] for o in objects.values()]
     found += [link["secure_token"], session["checkout_url"].rsplit("/", 1)[-1], "Victim", "victim-meta",
-              "victim@example.com", "4242"]
+              "victim@example.com", "4242", "victim.example.test"]
     return found
 
 
@@ -99,7 +108,7 @@ def assert_refused(result, statuses: set[int], leaks: list[str], what: str) -> N
 
 def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, other_merchant):
     merchant, objects = victim
-    leaks = secrets_of(objects)
+    leaks = secrets_of(objects) + [merchant.webhook_secret]
     own = f"/api/{merchant.account_id}"
     for method, path, operation in merchant_operations(client):
         url = concrete(path, merchant.account_id, objects)
@@ -131,6 +140,7 @@ def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, othe
             assert listed.json["data"] == [], f"{what}: the test key lists live objects"
     # Nothing the walk sent changed anything.
     for kind, before in objects.items():
-        path = {"link": "payment-links", "session": "checkout-sessions"}.get(kind, kind + "s")
+        path = {"link": "payment-links", "session": "checkout-sessions", "endpoint": "webhook-endpoints"}.get(
+            kind, kind + "s")
         after = merchant.ok("GET", f"/{path}/{before['id']}")
         assert after == before, f"the {kind} changed during the walk"
