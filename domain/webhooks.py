@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 
-from domain import events
+from domain import events, listing
 from domain.db import UnitOfWork, utcnow
 from domain.errors import Conflict, NotFound, invalid
 from domain.ids import new_id
@@ -43,11 +43,10 @@ JITTER = 0.1  # each wait is stretched or shrunk by up to 10%, so failed deliver
 MAX_RETRY_AFTER = timedelta(hours=10)  # a Retry-After is honoured up to the schedule's longest wait
 FAILING_DISABLES_AFTER = timedelta(days=5)
 PREVIOUS_SECRET_SIGNS_FOR = timedelta(hours=24)
-# An attempt takes at most 10 s; its lease is longer, and a worker that died in it frees it then.
-TIMEOUT_SECONDS = 10.0
+# An attempt takes at most 10 s (runtime/webhook_http.py); its lease is longer, and a worker that
+# died in it frees it then.
 ATTEMPT_LEASE = timedelta(seconds=15)
 MAX_DESCRIPTION_CHARS = 500
-RESPONSE_BODY_BYTES = 2048
 DISABLED_REASONS = ("merchant", "gone", "failing")
 
 UrlCheck = Callable[[str], str | None]  # a URL -> why it is refused (SSRF guard), or None
@@ -120,8 +119,6 @@ def get(uow: UnitOfWork, owner: Owner, endpoint_id: str, *, lock: bool = False) 
 
 
 def page(uow: UnitOfWork, owner: Owner, query: PageQuery) -> Page:
-    from domain import listing
-
     return listing.page(uow.session, WebhookEndpoint, owner, query)
 
 
@@ -392,8 +389,6 @@ class AttemptView:
 
 def attempts_page(uow: UnitOfWork, owner: Owner, endpoint_id: str, query: PageQuery) -> tuple[list[AttemptView], bool]:
     """An endpoint's attempts, newest first, by cursor (an attempt id)."""
-    from sqlalchemy import tuple_
-
     get(uow, owner, endpoint_id)
     if not 1 <= query.limit <= LIMIT_MAX:
         raise invalid("limit", f"limit must be an integer from 1 to {LIMIT_MAX}")

@@ -104,8 +104,9 @@ def expire_due_sessions() -> int:
 
 @app.task(name="checkout_sessions.expired", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=8)
 def checkout_session_expired(session_id: str) -> bool:
-    """A session's expiry has been recorded: re-check it and announce it (events and webhooks
-    will hang here). It changes nothing, so a duplicate or a redelivery does no harm."""
+    """A session's expiry has been recorded: re-check it and announce it (its
+    `checkout.session.expired` event, written once: a merchant's expire wrote it already, a
+    duplicate or a redelivery finds it written)."""
     with unit_of_work() as uow:
         session = expiry.confirm_expired(uow, session_id)
         expired_at = session.expired_at if session is not None else None

@@ -9,14 +9,14 @@ import json
 import socket
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from falcon import testing
-from sqlalchemy import func, select
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
-from domain import checkout_payments, events, payment_links, payment_records, webhooks
+from domain import payment_links, payment_records, webhooks
 from domain.db import utcnow
 from domain.models import Event, WebhookDelivery, WebhookEndpoint
 from domain.queries import Owner
