@@ -13,10 +13,11 @@ from api.enqueue import CelerySender, TaskSender
 from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
-from api.resources import (account, catalog, checkout_sessions, docs, health, payment_links, payments,
-                           processor_webhooks, share)
+from api.resources import (account, catalog, checkout_sessions, docs, events, health, payment_links, payments,
+                           processor_webhooks, share, webhook_endpoints)
 from api.routing import Router
 from domain.db import UnitOfWork, make_engine, session_factory
+from domain.events import Outbox
 from domain.link_reader import LinkReader
 from domain.processors import Processors, SecretBox
 from runtime.settings import Settings
@@ -32,10 +33,11 @@ class Dependencies:
     sender: TaskSender
     links: LinkReader
     processors: Processors
+    outbox: Outbox | None = None
 
     def units(self) -> UnitOfWork:
         """A unit of work of its own (the pay flow's transactions, beside the request's)."""
-        return UnitOfWork(self._session_factory, self.sender)
+        return UnitOfWork(self._session_factory, self.sender, outbox=self.outbox)
 
     @cached_property
     def _session_factory(self):
@@ -52,6 +54,7 @@ def make_dependencies(settings: Settings) -> Dependencies:
         links=LinkReader(engine),
         processors=Processors(engine, SecretBox(settings.encryption_key), settings.checkout_base_url,
                               stripe_api_base=settings.stripe_api_base, stripe_js_url=settings.stripe_js_url),
+        outbox=settings.outbox(),
     )
 
 
@@ -60,7 +63,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     deps = deps or make_dependencies(settings)
     app = falcon.App(
         middleware=[AccessLog(static_prefixes=(dashboard.STATIC_ROUTE, checkout.STATIC_ROUTE)), RequestId(),
-                    UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender), SecurityHeaders(), Authenticate(),
+                    UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender, deps.outbox), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
         router=Router(),
     )
@@ -78,6 +81,8 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     operations += checkout_sessions.add_routes(app, settings)
     operations += payments.add_routes(app, deps)
     operations += account.add_routes(app, deps)
+    operations += events.add_routes(app, settings)
+    operations += webhook_endpoints.add_routes(app, settings, deps.processors.box)
     app.add_route("/api/pay/share/{secure_token}",
                   share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender))
     operations += share.OPERATIONS

@@ -69,12 +69,13 @@ class UnitOfWorkMiddleware:
     refused (4xx) frees the key again; after a 5xx it stays claimed, since the write may have
     been made."""
 
-    def __init__(self, session_factory, jobs):
+    def __init__(self, session_factory, jobs, outbox=None):
         self._session_factory = session_factory
         self._jobs = jobs
+        self._outbox = outbox
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.uow = UnitOfWork(self._session_factory, self._jobs)
+        req.context.uow = UnitOfWork(self._session_factory, self._jobs, outbox=self._outbox)
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         uow: UnitOfWork | None = getattr(req.context, "uow", None)

@@ -24,6 +24,7 @@ TAGS = {
     "payment_methods": "Cards saved to customers", "account": "What customers see of the merchant",
     "processor": "The processor that takes each mode's payments",
     "health": "Liveness and readiness for load balancers",
+    "events": "Events: what happened, kept 30 days", "webhook_endpoints": "Webhook endpoints and their deliveries",
 }
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from domain import accounts, catalog, payment_links, payment_records, processors, rules
+from domain import accounts, catalog, events, payment_links, payment_records, processors, rules, webhooks
 from domain.currencies import EXPONENTS
 from domain.payments.states import PaymentStatus, RefundStatus
 
@@ -360,6 +360,70 @@ class RefundOut(Response, kw_only=True):
     updated_at: datetime
 
 
+# ---- events and webhook endpoints (SPEC 9) ----------------------------------------------------
+
+EventType = Literal[events.TYPES]  # type: ignore[valid-type]
+EnabledEvents = Annotated[list[Literal[(*events.TYPES, "*")]],  # type: ignore[misc]
+                          Meta(min_length=1, max_length=len(events.TYPES),
+                               description='event types, or ["*"] alone for every type',
+                               extra_json_schema={"uniqueItems": True, "anyOf": [
+                                   {"maxItems": 1, "items": {"enum": ["*"]}}, {"items": {"enum": list(events.TYPES)}}]})]
+WebhookUrl = Annotated[str, Meta(max_length=rules.MAX_URL_CHARS, description=(
+    "absolute http or https URL of a public address; a live-mode endpoint must use https, and a host that "
+    "resolves to a loopback, private or link-local address is refused (both a 400 `url_not_allowed`)"),
+    extra_json_schema={"pattern": rules.URL_PATTERN})]
+WebhookDescription = Annotated[str, Meta(max_length=webhooks.MAX_DESCRIPTION_CHARS)]
+
+
+class WebhookEndpointCreate(Request, kw_only=True):
+    url: WebhookUrl
+    enabled_events: EnabledEvents
+    description: WebhookDescription | None = None
+
+
+class WebhookEndpointUpdate(Request, kw_only=True):
+    """A field left out stays as it is; `disabled` stops or restarts deliveries."""
+
+    url: WebhookUrl | UnsetType = UNSET
+    enabled_events: EnabledEvents | UnsetType = UNSET
+    description: WebhookDescription | UnsetType = UNSET
+    disabled: bool | UnsetType = UNSET
+
+
+class RedeliverRequest(Request, kw_only=True):
+    endpoint_id: Annotated[str, Meta(extra_json_schema=_id_of("webhook endpoint"))]
+
+
+class EventData(Response, kw_only=True):
+    object: dict[str, Any]
+
+
+class EventOut(Response, kw_only=True):
+    """`data.object` is the object as the API showed it when the event happened."""
+
+    id: str
+    object: Literal["event"] = "event"
+    type: EventType
+    data: EventData
+    created_at: datetime
+    livemode: bool
+
+
+class WebhookEndpointOut(Response, kw_only=True):
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    id: str
+    url: str
+    description: str | None
+    enabled_events: list[str]
+    disabled: bool
+    disabled_reason: Literal[webhooks.DISABLED_REASONS] | None = None  # type: ignore[valid-type]
+    disabled_at: datetime | None
+    failing_since: datetime | None
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 class CardOut(Response, kw_only=True):
     """All that is ever shown of a card."""
 
@@ -396,6 +460,31 @@ class PaymentOut(Response, kw_only=True):
     updated_at: datetime
 
 
+class WebhookEndpointSecretOut(WebhookEndpointOut, kw_only=True):
+    """The endpoint with its signing secret: only in the answer that made the secret."""
+
+    secret: str
+
+
+class DeletedOut(Response, kw_only=True):
+    id: str
+    object: str
+    deleted: bool
+
+
+class WebhookDeliveryOut(Response, kw_only=True):
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    id: str
+    event_id: str
+    endpoint_id: str
+    status: Literal["pending", "succeeded", "failed", "canceled"]
+    attempts: int
+    next_attempt_at: datetime | None
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 class PaymentMethodOut(Response, kw_only=True):
     id: str
     object: Literal["payment_method"] = "payment_method"
@@ -403,6 +492,27 @@ class PaymentMethodOut(Response, kw_only=True):
     type: str
     card: CardOut
     processor: str
+    livemode: bool
+    created_at: datetime
+
+
+class WebhookAttemptOut(Response, kw_only=True):
+    """One attempt to deliver an event: what the endpoint answered and how long it took."""
+
+    object: Literal["webhook_delivery_attempt"] = "webhook_delivery_attempt"
+    id: str
+    delivery_id: str
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    attempt: int
+    succeeded: bool
+    status_code: int | None
+    duration_ms: int
+    response_body: str | None = None  # the first 2 KB of the answer
+    error: str | None = None  # no answer: timeout, connection_failed, refused_address, dns_failure, ...
+    next_attempt_at: datetime | None
+    delivery_status: Literal["pending", "succeeded", "failed", "canceled"]
     livemode: bool
     created_at: datetime
 
@@ -458,6 +568,8 @@ class ProcessorSettingOut(Response, kw_only=True):
     secret_key: Annotated[str | None, Meta(description="masked: its prefix and last four characters")]
     webhook_secret: Annotated[str | None, Meta(description="masked: its last four characters")]
     updated_at: Annotated[datetime | None, Meta(description="null while the mode's default is in use")]
+
+
 
 
 # ---- rules between fields, for the document ---------------------------------------------------

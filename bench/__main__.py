@@ -1,8 +1,8 @@
 """`make bench` / `python -m bench`: every bench, then one table of ratios.
 
-    python -m bench                   share, sessions, list, expiry, in that order
+    python -m bench                   share, sessions, list, expiry, webhooks, in that order
     python -m bench --quick           the same, smaller (a smoke run: its figures mean little)
-    python -m bench NAME [ARGS...]    one bench: share, sessions, list or expiry, with its own
+    python -m bench NAME [ARGS...]    one bench: share, sessions, list, expiry or webhooks, with its own
                                       options (`python -m bench share --help`)
 
 Each bench makes its own scratch database and Redis key prefix, starts what it needs on private
@@ -23,12 +23,13 @@ from importlib.util import find_spec
 
 from bench.common import ROOT, Row, mib, prepare_environment, sigterm_as_interrupt
 
-BENCHES = ("share", "sessions", "list", "expiry")
+BENCHES = ("share", "sessions", "list", "expiry", "webhooks")
 # The list and expiry benches are modules of their own, run as subprocesses; their result line is
 # folded into the table.
-MODULES = {"list": "bench.list_links", "expiry": "bench.expiry"}
+MODULES = {"list": "bench.list_links", "expiry": "bench.expiry", "webhooks": "bench.webhooks"}
 QUICK = {"share": ["--rounds", "1", "--duration", "3"], "sessions": ["--count", "2000"],
-         "list": ["--rows", "100000", "--repeat", "10"], "expiry": ["--rows", "100000", "--fan-out", "1000"]}
+         "list": ["--rows", "100000", "--repeat", "10"], "expiry": ["--rows", "100000", "--fan-out", "1000"],
+         "webhooks": ["--events", "300", "--paced", "60"]}
 
 
 def machine() -> str:
@@ -90,6 +91,13 @@ def parse_result(name: str, lines: list[str]) -> list[Row]:
             ratio = float(found[2])
             return [Row("expiry", "sweep rows/s vs bare UPDATE", found[1], "bare UPDATE", ratio, ">= 0.7",
                         ratio >= 0.7)]
+    if name == "webhooks":
+        found = re.search(r"best: ([0-9,]+) deliveries/s at ([0-9.]+)x the bare loop of POSTs \(([0-9,]+)/s\)", text)
+        delay = re.search(r"p50 ([0-9.]+) ms, p99 ([0-9.]+) ms", text)
+        if found and delay:
+            ratio = float(found[2])
+            return [Row("webhooks", "deliveries/s vs a bare POST loop", f"{found[1]}/s", f"{found[3]}/s", ratio),
+                    Row("webhooks", "commit to delivery p50 / p99", f"{delay[1]} / {delay[2]} ms")]
     last = next((line for line in reversed(lines) if "ratio" in line.lower() or "target" in line.lower()), "")
     return [Row(name, "result (not parsed)", last.strip()[:60])]
 

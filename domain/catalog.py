@@ -227,7 +227,12 @@ def create_customer(uow: UnitOfWork, owner: Owner, cmd: NewCustomer) -> Customer
     require_email(cmd.email)
     require_text(cmd.name, "name", required=False)
     metadata = require_metadata(cmd.metadata)
-    return _save(uow, Customer(**_owned_fields("cus", owner), email=cmd.email, name=cmd.name, metadata_=metadata))
+    customer = _save(uow, Customer(**_owned_fields("cus", owner), email=cmd.email, name=cmd.name,
+                                   metadata_=metadata))
+    from domain import events, views  # events import the views, which read sessions, which read the catalog
+
+    events.record(uow, "customer.created", customer, views.customer(customer), now=customer.created_at)
+    return customer
 
 
 # ---- activation -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ No database lock is held while a processor is called. Each attempt runs in three
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
-from domain import catalog, checkout_sessions, subscriptions
+from domain import catalog, checkout_sessions, events, payment_records, subscriptions, views
 from domain.checkout_sessions import Status
 from domain.db import UnitOfWork
 from domain.errors import NotFound, invalid
@@ -41,6 +42,7 @@ from domain.queries import Owner
 from domain.rules import require_email, require_text
 
 MAX_DECLINES = 5
+LOCALE = re.compile(r"[a-z]{2,3}(_[A-Za-z0-9]{2,8}){0,2}")
 # Unknown outcomes are asked about again after this long, then less and less often.
 FIRST_CHECK_AFTER = timedelta(seconds=10)
 MAX_CHECK_INTERVAL = timedelta(minutes=30)
@@ -83,6 +85,7 @@ class PayForm:
     name: str | None = None
     card: CardInput | None = None
     payment_method: str | None = None
+    locale: str | None = None  # `de_DE`: the customer's browser's, for the receipt
 
     def validate(self) -> None:
         require_email(self.email)
@@ -160,6 +163,8 @@ def begin(uow: UnitOfWork, checkout_token: str, form: PayForm, processor: Proces
         return Attempt(Step.REPRICED)
     session.customer_id = _customer(uow, session, form)
     session.customer_email = form.email
+    if form.locale and LOCALE.fullmatch(form.locale):
+        session.locale = form.locale
     payment_id = None
     amount = amount_due(session)
     if amount > 0:
@@ -227,11 +232,17 @@ def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: Cha
     payment.next_check_at = None
     payment.action_url = None
     if status == PaymentStatus.SUCCEEDED:
+        if changed:
+            uow.session.flush()
+            payment_records.announce(uow, payment, "payment.succeeded", now)
         if not changed or session.status == Status.COMPLETE:
             return Attempt(Step.COMPLETED)
         return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="paid"))
     payment.failure_code = result.failure_code.value if result.failure_code else None
     payment.failure_message = result.failure_message
+    if changed and status == PaymentStatus.FAILED:
+        uow.session.flush()
+        payment_records.announce(uow, payment, "payment.failed", now)
     if changed and session.payment_id == payment.id:
         _finish_unpaid(uow, session, now, declined=status == PaymentStatus.FAILED)
     if status == PaymentStatus.FAILED:
@@ -271,11 +282,15 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
     if result.outcome is not Outcome.SUCCEEDED:
         if session.payment_id:
             payment = _payment(uow, session.payment_id)
+            was = payment.status
             payment.status = apply_payment_outcome(payment.status, result.outcome).value
             payment.failure_code = result.failure_code.value if result.failure_code else None
             payment.failure_message = result.failure_message
             payment.next_check_at = payment.action_url = None
             payment.updated_at = now
+            if payment.status == PaymentStatus.FAILED and was != payment.status:
+                uow.session.flush()
+                payment_records.announce(uow, payment, "payment.failed", now)
         _finish_unpaid(uow, session, now, declined=result.outcome is Outcome.FAILED)
         return Attempt(Step.DECLINED, message=result.failure_message), None
     method = uow.session.scalar(select(PaymentMethod).where(PaymentMethod.processor == processor,
@@ -288,6 +303,8 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
                                card_exp_year=result.card.exp_year, processor=processor,
                                processor_reference=result.reference)
         uow.session.add(method)
+        uow.session.flush()
+        events.record(uow, "payment_method.attached", method, views.payment_method(method), now=now)
     session.payment_method_id = method.id
     uow.session.flush()
     if amount_due(session) == 0:  # setup, or a subscription's trial without fees

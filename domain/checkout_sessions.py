@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from domain import listing
+from domain import events, listing, views
 from domain.catalog import redeemable
 from domain.db import UnitOfWork
 from domain.errors import Conflict, NotFound, invalid
@@ -283,6 +283,8 @@ def complete(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, paymen
     ).rowcount == 1
     uow.session.refresh(session)
     if done:
+        events.record(uow, "checkout.session.completed", session,
+                      views.checkout_session(session, uow.outbox.urls, now), now=now)
         uow.after_commit(lambda: _log_completed(session))
     return done
 
@@ -336,5 +338,17 @@ def expire(uow: UnitOfWork, owner: Owner, session_id: str, now: datetime) -> Che
     session.expired_at = min(now, session.expires_at)
     session.updated_at = now
     uow.session.flush()
+    announce_expired(uow, session, now)
     uow.send_after_commit("checkout_sessions.expired", [session.id], task_id=f"{session.id}.expired")
     return session
+
+
+def announce_expired(uow: UnitOfWork, session: CheckoutSession, now: datetime) -> bool:
+    """The `checkout.session.expired` event of an expired session, written once whoever asks
+    (a merchant's expire in its own transaction; for the sweep's batches, the follow-up job):
+    False when it was written already. An expired session never changes again, so the object
+    shown is the one it expired as."""
+    written = events.record(uow, "checkout.session.expired", session,
+                            views.checkout_session(session, uow.outbox.urls, now),
+                            now=now, dedupe_key=f"{session.id}.expired")
+    return written is not None

@@ -4,10 +4,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from domain.events import Outbox
 
 log = logging.getLogger("paymentkit.domain")
 
@@ -55,9 +58,11 @@ class UnitOfWork:
     and nothing is announced for a change that rolled back.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], jobs: JobSender | None = None):
+    def __init__(self, session_factory: sessionmaker[Session], jobs: JobSender | None = None, *,
+                 outbox: Outbox | None = None):
         self._session_factory = session_factory
         self._jobs = jobs
+        self._outbox = outbox
         self._session: Session | None = None
         self._after_commit: list[Callable[[], None]] = []
 
@@ -66,6 +71,13 @@ class UnitOfWork:
         if self._session is None:
             self._session = self._session_factory()
         return self._session
+
+    @property
+    def outbox(self) -> Outbox:
+        """How this process writes events (domain/events.py): given by whoever made the unit of work."""
+        if self._outbox is None:
+            raise RuntimeError("this unit of work has no outbox to write events to")
+        return self._outbox
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -217,6 +217,8 @@ class CheckoutSession(_Owned, Base):
     failed_attempts: Mapped[int] = mapped_column(server_default="0")
     # One redemption of the coupon is held while a payment is under way (released if it fails).
     coupon_redeemed: Mapped[bool] = mapped_column(server_default="false")
+    # The customer's locale as their browser said at Pay (receipts show amounts in it).
+    locale: Mapped[str | None] = mapped_column(String(35))
     __table_args__ = (
         Index("checkout_sessions_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
         Index("checkout_sessions_by_link", "account_id", "livemode", "payment_link_id", text("created_at DESC"),
@@ -401,3 +403,120 @@ class ProcessorEvent(Base):
     received_at: Mapped[datetime]
     applied_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))  # what applying it did: recorded, ignored, ...
+
+
+# ---- events, webhooks and emails (SPEC 9) ----------------------------------------------------
+
+class Event(Base):
+    """Something a merchant may act on, written in the transaction of the change (the outbox).
+    `data` is `{"object": ...}`, the object as the API showed it then; json, not jsonb, so the
+    object's fields keep the API's order in every delivery."""
+
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool]
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    # An announcement that more than one path may make (an expiry: the sweep's follow-up job and
+    # a merchant's expire) is written once: the second finds this key taken.
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    __table_args__ = (
+        Index("events_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
+        Index("events_by_type", "account_id", "livemode", "type", text("created_at DESC"), text("id DESC")),
+        Index("events_by_age", "created_at"),  # the 30-day purge
+    )
+
+
+class WebhookEndpoint(_Owned, Base):
+    """Where a merchant wants events sent. Its secrets are encrypted at rest (SecretBox) and
+    opened to sign; after a rotation the previous secret signs too until it expires."""
+
+    __tablename__ = "webhook_endpoints"
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled_events: Mapped[list[str]]
+    disabled: Mapped[bool]
+    # Why it stopped: `merchant` (PATCH), `gone` (answered 410), `failing` (5 days of failures).
+    disabled_reason: Mapped[str | None] = mapped_column(String(16))
+    disabled_at: Mapped[datetime | None]
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_secret_expires_at: Mapped[datetime | None]
+    # The first failed attempt since the last success (None while it answers).
+    failing_since: Mapped[datetime | None]
+    # An attempt to this endpoint is in flight until then: one at a time per endpoint, so a slow
+    # or dead endpoint holds one worker slot, never all of them.
+    busy_until: Mapped[datetime | None]
+    __table_args__ = (Index("webhook_endpoints_list", "account_id", "livemode", text("created_at DESC"),
+                            text("id DESC")),)
+
+
+class WebhookDelivery(Base):
+    """One event owed to one endpoint: due work (`next_attempt_at`) until it succeeds or is given up."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool]
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))  # pending, succeeded, failed, canceled
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        Index("webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        Index("webhook_deliveries_by_endpoint_due", "endpoint_id", "next_attempt_at",
+              postgresql_where=text("status = 'pending'")),
+        Index("webhook_deliveries_by_event", "event_id"),
+    )
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery: what the endpoint answered (the first 2 KB) and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool]
+    attempt: Mapped[int]
+    succeeded: Mapped[bool]
+    status_code: Mapped[int | None]
+    duration_ms: Mapped[int]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(64))
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        Index("webhook_attempts_by_endpoint", "endpoint_id", text("created_at DESC"), text("id DESC")),
+        Index("webhook_attempts_by_delivery", "delivery_id"),
+    )
+
+
+class Email(Base):
+    """A receipt or notice owed by email for an event, sent once (one per event and kind)."""
+
+    __tablename__ = "emails"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool]
+    kind: Mapped[str] = mapped_column(String(16))  # receipt, notice
+    to_address: Mapped[str] = mapped_column(String(512))
+    locale: Mapped[str] = mapped_column(String(35))
+    status: Mapped[str] = mapped_column(String(16))  # pending, sent, failed
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (
+        Index("emails_one_per_event_and_kind", "event_id", "kind", unique=True),
+        Index("emails_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    )

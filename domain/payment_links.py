@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import listing, money
+from domain import events, listing, money, views
 from domain.catalog import coupon_is_redeemable, load_active_prices
 from domain.db import UnitOfWork, utcnow
 from domain.errors import NotFound, invalid
@@ -346,6 +346,7 @@ def create(uow: UnitOfWork, owner: Owner, cmd: NewPaymentLink) -> PaymentLink:
     )
     session.add(link)
     session.flush()
+    events.record(uow, "payment_link.created", link, views.payment_link(link, uow.outbox.urls), now=now)
     return link
 
 
@@ -358,6 +359,7 @@ def update(uow: UnitOfWork, owner: Owner, link_id: str, changes: PaymentLinkUpda
         coupon = _owned_or_invalid(uow.session, Coupon, owner, given["coupon_id"], "coupon_id")
         check_coupon(coupon, link.currency, utcnow())
     changed = False
+    was_active = link.is_active
     for name, value in given.items():
         attribute = "metadata_" if name == "metadata" else name
         if getattr(link, attribute) != value:
@@ -366,6 +368,9 @@ def update(uow: UnitOfWork, owner: Owner, link_id: str, changes: PaymentLinkUpda
     if changed:
         link.updated_at = utcnow()
     uow.session.flush()
+    if changed:
+        type_ = "payment_link.deactivated" if was_active and not link.is_active else "payment_link.updated"
+        events.record(uow, type_, link, views.payment_link(link, uow.outbox.urls), now=link.updated_at)
     return link
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from domain import listing
+from domain import events, listing, views
 from domain.db import UnitOfWork
 from domain.errors import Conflict, invalid
 from domain.ids import new_id
@@ -111,6 +111,11 @@ def payment_methods_of(uow: UnitOfWork, owner: Owner, customer_id: str) -> list[
         .order_by(PaymentMethod.created_at.desc(), PaymentMethod.id.desc())))
 
 
+def announce(uow: UnitOfWork, payment: Payment, type_: str, now: datetime) -> None:
+    """The event `payment.<type_>` about `payment` as it stands now, with its refunds."""
+    events.record(uow, type_, payment, views.payment(payment, refunds_of(uow, [payment.id])[payment.id]), now=now)
+
+
 # ---- refunding ------------------------------------------------------------------------------
 
 @dataclass
@@ -183,6 +188,9 @@ def record_refund(uow: UnitOfWork, refund_id: str, result: RefundResult, now: da
                                           .execution_options(populate_existing=True)).one()
             payment.amount_refunded_atom += refund.amount_atom
             payment.updated_at = now
+            refund.updated_at = now
+            uow.session.flush()
+            announce(uow, payment, "payment.refunded", now)
     refund.updated_at = now
     uow.session.flush()
     return refund

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import datetime, timedelta
 
+from domain import events, views
 from domain.db import UnitOfWork
 from domain.ids import new_id
 from domain.models import CheckoutSession, Coupon, Subscription
@@ -50,4 +51,5 @@ def start(uow: UnitOfWork, session: CheckoutSession, customer_id: str, payment_m
                 "duration_in_months": coupon.duration_in_months} if coupon else None)
     uow.session.add(subscription)
     uow.session.flush()
+    events.record(uow, "subscription.created", subscription, views.subscription(subscription), now=now)
     return subscription

@@ -23,6 +23,13 @@ JOBS: dict[str, Job] = {
     "payments.reconcile": Job("payments"),
     "refunds.reconcile": Job("payments"),
     "processor_events.apply": Job("payments"),
+    # Outbound HTTP to merchants' endpoints on a queue of its own, so that a slow endpoint's
+    # attempts (up to 10 s each) never wait in line before session creation or expiry.
+    "webhooks.deliver": Job("webhooks"),
+    "webhooks.deliver_due": Job("webhooks"),
+    "events.purge_expired": Job("default"),
+    "emails.send": Job("emails"),
+    "emails.send_due": Job("emails"),
 }
 
 QUEUES: tuple[str, ...] = tuple(sorted({job.queue for job in JOBS.values()}))

@@ -57,6 +57,13 @@ class Settings:
     # localstripe), and the Stripe.js the hosted checkout loads (localstripe serves a fake one).
     stripe_api_base: str | None = None
     stripe_js_url: str = DEFAULT_STRIPE_JS_URL
+    # Webhook deliveries to loopback, private and link-local addresses are refused unless this
+    # is set (WEBHOOK_ALLOW_PRIVATE_URLS=1: a merchant's own network, and tests).
+    webhook_allow_private_urls: bool = False
+    # Receipts and notices by email (SPEC 9): smtp://[user:password@]host[:port] (smtps:// for TLS
+    # from the start; smtp:// upgrades with STARTTLS when the server offers it). Unset: no emails.
+    smtp_url: str = ""
+    email_from: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -87,7 +94,23 @@ class Settings:
             encryption_key=env["ENCRYPTION_KEY"].encode() if env.get("ENCRYPTION_KEY") else secret_key,
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             stripe_js_url=env.get("STRIPE_JS_URL") or DEFAULT_STRIPE_JS_URL,
+            webhook_allow_private_urls=env.get("WEBHOOK_ALLOW_PRIVATE_URLS", "") == "1",
+            smtp_url=env.get("SMTP_URL", ""),
+            email_from=env.get("EMAIL_FROM") or f"receipts@{_host_of(public)}",
         )
+
+    def outbox(self):
+        """How this process writes events (domain/events.py): our URLs, and emails when SMTP is set."""
+        from domain.events import Outbox
+        from domain.views import Urls
+
+        return Outbox(Urls(self.public_base_url, self.checkout_base_url), emails=bool(self.smtp_url))
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or "localhost"
 
 
 def _secret_key(env: dict[str, str]) -> bytes:

@@ -41,7 +41,10 @@ def database_url(server_urls):
 def settings(database_url, server_urls) -> Settings:
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=server_urls["REDIS_URL"],
                PUBLIC_BASE_URL="https://pay.example.test", CHECKOUT_BASE_URL="https://checkout.example.test",
-               STRIPE_API_BASE="http://127.0.0.1:9")  # no test reaches Stripe: a closed loopback port
+               STRIPE_API_BASE="http://127.0.0.1:9",  # no test reaches Stripe: a closed loopback port
+               # Webhook receivers in tests listen on loopback (tests/integration/test_webhooks.py
+               # checks the guard itself with private addresses refused).
+               WEBHOOK_ALLOW_PRIVATE_URLS="1")
     os.environ["DATABASE_URL"] = database_url
     os.environ["REDIS_URL"] = server_urls["REDIS_URL"]
     return Settings.from_env(env)
@@ -83,7 +86,7 @@ def uow_factory(deps):
     from domain.db import UnitOfWork, session_factory
 
     factory = session_factory(deps.engine)
-    return lambda: UnitOfWork(factory, deps.sender)
+    return lambda: UnitOfWork(factory, deps.sender, outbox=deps.outbox)
 
 
 class Merchant:
@@ -167,6 +170,7 @@ def celery_worker(deps):
     from workers import context
 
     context.use(session_factory(deps.engine))
+    context.use_settings(deps.settings)
     with start_worker(workers.app, pool="threads", concurrency=4, perform_ping_check=False,
                       loglevel="WARNING", shutdown_timeout=15) as worker:
         yield worker

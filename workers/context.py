@@ -32,6 +32,25 @@ class CelerySender:
 
 _sender = CelerySender()
 _processors: Processors | None = None
+_settings: Settings | None = None
+
+
+def settings() -> Settings:
+    """This process's settings, read once."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings
+
+
+def use_settings(given: Settings) -> None:
+    """Point the tasks of this process at given settings (tests use their own)."""
+    global _settings
+    _settings = given
+
+
+def _outbox():
+    return settings().outbox()
 
 
 def unit_of_work() -> UnitOfWork:
@@ -39,7 +58,7 @@ def unit_of_work() -> UnitOfWork:
     if _factory is None:
         settings = Settings.from_env()
         _factory = session_factory(make_engine(settings.database_url, settings.db_pool_size))
-    return UnitOfWork(_factory, _sender)
+    return UnitOfWork(_factory, _sender, outbox=_outbox())
 
 
 def processors() -> Processors:

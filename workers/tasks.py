@@ -3,17 +3,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import smtplib
 import time
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from domain import checkout_payments, checkout_sessions, expiry, idempotency, payment_records, processor_events
+import msgspec
+
+from domain import (checkout_payments, checkout_sessions, events, expiry, idempotency, payment_records,
+                    processor_events, webhooks)
+from domain import emails as email_records
 from domain.db import utcnow
 from domain.ids import random_base62
-from runtime import metrics
-from workers import app
-from workers.context import processors, unit_of_work
+from domain.processors import SecretBox
+from runtime import metrics, webhook_http
+from workers import app, emails
+from workers.context import processors, settings, unit_of_work
 
 log = logging.getLogger("paymentkit.workers")
 
@@ -99,11 +105,15 @@ def expire_due_sessions() -> int:
 
 @app.task(name="checkout_sessions.expired", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=8)
 def checkout_session_expired(session_id: str) -> bool:
-    """A session's expiry has been recorded: re-check it and announce it (events and webhooks
-    will hang here). It changes nothing, so a duplicate or a redelivery does no harm."""
+    """A session's expiry has been recorded: re-check it and announce it (its
+    `checkout.session.expired` event, written once: a merchant's expire wrote it already, a
+    duplicate or a redelivery finds it written)."""
     with unit_of_work() as uow:
         session = expiry.confirm_expired(uow, session_id)
         expired_at = session.expired_at if session is not None else None
+        if session is not None:
+            checkout_sessions.announce_expired(uow, session, utcnow())  # once: a repeat finds its key taken
+            uow.commit()
     if expired_at is None:
         log.warning("checkout session %s is not expired; nothing to announce", session_id)
         return False
@@ -159,3 +169,120 @@ def apply_processor_event(processor: str, event_id: str) -> str | None:
         uow.commit()
     log.info("%s notification %s: %s", processor, event_id, outcome or "applied before")
     return outcome
+
+
+# ---- events and webhooks --------------------------------------------------------------------
+
+@app.task(name="webhooks.deliver", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
+def deliver_webhook(delivery_id: str, attempt: int) -> int | None:
+    """One attempt of one delivery: claimed in one transaction, sent with no transaction open
+    (10 s at most), recorded in another. A repeated job, or one for an attempt made already, does
+    nothing; a worker killed mid-attempt leaves the delivery leased, and the sweep hands it out
+    again when the lease is over. The status code the endpoint answered, if any."""
+    box = SecretBox(settings().encryption_key)
+    with unit_of_work() as uow:
+        begun = webhooks.begin_attempt(uow, delivery_id, attempt, box, utcnow())
+        uow.commit()
+    if begun is None:
+        return None
+    first_status = None
+    budget = time.monotonic() + DRAIN_SECONDS
+    for made in range(DRAIN_DELIVERIES):
+        outcome = send_webhook(begun)
+        log.info("webhook delivery %s attempt %d: %s in %d ms", begun.delivery_id, begun.attempt + 1,
+                 outcome.status_code or outcome.error, outcome.duration_ms)
+        first_status = first_status or outcome.status_code or 0
+        # Delivered and the endpoint answering: go on with its next due delivery in this job (no
+        # round trip through the broker), within a budget, so one endpoint's backlog is not a
+        # worker's whole day; otherwise free the endpoint and hand its next one to a job.
+        go_on = outcome.succeeded and made + 1 < DRAIN_DELIVERIES and time.monotonic() < budget
+        with unit_of_work() as uow:
+            webhooks.record_attempt(uow, begun, outcome, utcnow(), hand_out_next=not go_on)
+            begun = webhooks.begin_next(uow, begun.endpoint_id, box, utcnow()) if go_on else None
+            uow.commit()
+        if begun is None:
+            break
+    return first_status or None
+
+
+DRAIN_DELIVERIES = 200
+DRAIN_SECONDS = 5.0
+
+
+def send_webhook(begun: webhooks.Begun) -> webhooks.Outcome:
+    """The event, signed with the endpoint's secrets, POSTed to it through the SSRF guard."""
+    body = msgspec.json.encode(begun.body)
+    headers = webhook_http.signed_headers(begun.event_id, body, begun.secrets, utcnow())
+    answer = webhook_http.post(begun.url, body, headers, allow_private=settings().webhook_allow_private_urls)
+    return webhooks.Outcome(answer.status, answer.duration_ms, answer.body, answer.error, answer.retry_after)
+
+
+def hand_out_due_webhooks(now) -> int:
+    """Every endpoint that is free gets its longest-waiting due delivery (the beat's sweep; tests
+    call it with a later `now` to travel to a retry's time)."""
+    with unit_of_work() as uow:
+        handed = webhooks.hand_out_due(uow, now)
+        uow.commit()
+    return handed
+
+
+@app.task(name="webhooks.deliver_due")
+def deliver_due_webhooks() -> int:
+    """Beat, every 2 s: retries that are due, and first attempts whose job was lost."""
+    handed = hand_out_due_webhooks(utcnow())
+    if handed:
+        log.info("webhooks: %d due deliveries handed out", handed)
+    return handed
+
+
+@app.task(name="events.purge_expired")
+def purge_expired_events() -> int:
+    """Beat, hourly: events are kept 30 days (their deliveries and emails go with them)."""
+    removed = 0
+    while True:
+        with unit_of_work() as uow:
+            batch = events.purge_expired(uow, utcnow())
+            uow.commit()
+        removed += batch
+        if batch < 5000:
+            return removed
+
+
+# ---- emails ---------------------------------------------------------------------------------
+
+@app.task(name="emails.send", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
+def send_email(email_id: str, attempt: int) -> bool | None:
+    """One attempt to send a receipt or notice: claimed by number (a repeated job sends nothing),
+    sent over SMTP with no transaction open, recorded sent or due again."""
+    config = settings()
+    if not config.smtp_url:
+        return None
+    with unit_of_work() as uow:
+        item = email_records.begin_send(uow, email_id, attempt, utcnow())
+        uow.commit()
+    if item is None:
+        return None
+    try:
+        emails.send(config.smtp_url, emails.message(item, config.email_from, utcnow()))
+    except (OSError, smtplib.SMTPException) as failure:
+        log.warning("email %s not sent (attempt %d): %s", email_id, attempt + 1, type(failure).__name__)
+        with unit_of_work() as uow:
+            email_records.record_failed(uow, email_id, utcnow())
+            uow.commit()
+        return False
+    with unit_of_work() as uow:
+        email_records.record_sent(uow, email_id, utcnow())
+        uow.commit()
+    log.info("email %s (%s) sent", email_id, item.kind)
+    return True
+
+
+@app.task(name="emails.send_due")
+def send_due_emails() -> int:
+    """Beat, every 30 s: emails due again after a failure, or whose first job was lost."""
+    if not settings().smtp_url:
+        return 0
+    with unit_of_work() as uow:
+        handed = email_records.hand_out_due(uow, utcnow())
+        uow.commit()
+    return handed

@@ -30,6 +30,7 @@ from domain.payments.stripe import stripe_js_client_secret
 from domain.processors import Processors, choice as processor_choice
 from domain.queries import Owner
 from runtime import metrics
+from runtime.locales import preferred_locale
 from runtime.settings import Settings
 
 # A genuine token not stored yet is "preparing" for this long after it was minted.
@@ -98,7 +99,8 @@ class CheckoutPage:
         try:
             if processor is None:
                 raise InvalidRequest(NOT_TAKING_PAYMENTS, param="processor")
-            form = checkout_payments.PayForm(entered["email"], entered["name"] or None, *_card_or_method(processor, fields))
+            form = checkout_payments.PayForm(entered["email"], entered["name"] or None, *_card_or_method(processor, fields),
+                                             locale=preferred_locale(req.get_header("Accept-Language")))
             req.context.uow.rollback()  # the reads above are done: hold no connection while paying
             attempt = checkout_payments.pay(self._units, token, form, processor, now=utcnow,
                                             return_url=f"{self._page_url(token)}/return")

@@ -273,8 +273,8 @@ class Stack:
         wait_until(healthy, 30, 0.1, "gunicorn answering /healthz")
         return web
 
-    def start_worker(self, app: str = "workers", concurrency: int = 2, queues: str = "default,sessions,expiry",
-                     env: dict[str, str] | None = None) -> Process:
+    def start_worker(self, app: str = "workers", concurrency: int = 2,
+                     queues: str = "default,sessions,expiry,webhooks", env: dict[str, str] | None = None) -> Process:
         name = f"w{len(self.processes)}-{secrets.token_hex(3)}@faults"
         log_path = self.folder / f"worker-{name.split('@')[0]}.log"
         worker = Process("worker", [str(BIN / "celery"), "-A", app, "worker", "--loglevel", "INFO", "--queues", queues,

@@ -47,6 +47,7 @@ DATA_RULE_CODES = frozenset({
     "metadata_too_large",    # metadata over 8 KiB as JSON
     "parameters_exclusive",  # starting_after and ending_before together (OpenAPI cannot relate two parameters)
     "livemode_mismatch",     # a processor setting of the other mode: the API key's mode decides, not the body
+    "url_not_allowed",       # a webhook URL resolving to a private address (DNS), or http for a live-mode key
 })
 
 

@@ -32,6 +32,10 @@ EXPECTED = {
     "processor": {"retrieve_processor_setting", "choose_processor"},
     "share": {"open_share_link"},
     "health": {"check_health", "check_readiness"},
+    "events": {"list_events", "retrieve_event", "redeliver_event"},
+    "webhook_endpoints": {"create_webhook_endpoint", "list_webhook_endpoints", "retrieve_webhook_endpoint",
+                          "update_webhook_endpoint", "delete_webhook_endpoint", "rotate_webhook_endpoint_secret",
+                          "list_webhook_endpoint_deliveries"},
 }
 
 

@@ -16,7 +16,9 @@ from tests.conftest import wait_for
 
 # The object an `{..._id}` path parameter names, by the collection before it in the path.
 KINDS = {"products": "product", "prices": "price", "packages": "package", "coupons": "coupon",
-         "customers": "customer", "payment-links": "link", "checkout-sessions": "session", "payments": "payment"}
+         "customers": "customer", "payment-links": "link", "checkout-sessions": "session", "payments": "payment",
+         "events": "event",
+         "webhook-endpoints": "endpoint"}
 # A valid body for each request shape a walked write may need (an unknown shape fails the walk:
 # add its body here, so the new endpoint is walked with a request that would otherwise succeed).
 BODIES = {
@@ -29,6 +31,9 @@ BODIES = {
     "AccountUpdate": {"display_name": "Taken over", "support_email": "intruder@example.com"},
     "ProcessorChoose": {"processor": "stripe", "secret_key": "sk_live_IntruderSecret00", "publishable_key":
                         "pk_live_IntruderPublic00", "webhook_secret": "whsec_IntruderHook00"},
+    "WebhookEndpointCreate": {"url": "https://intruder.example.test/", "enabled_events": ["*"]},
+    "WebhookEndpointUpdate": {"url": "https://intruder.example.test/", "disabled": True},
+    "RedeliverRequest": {"endpoint_id": "we_live_intruder000000000000"},
 }
 VICTIM_SECRET = "sk_live_VictimSecretKey9876"
 
@@ -52,9 +57,14 @@ def victim(merchant, client, celery_worker, uow_factory):
     merchant.ok("PATCH", "/account", {"display_name": "Victim shop", "support_email": "victim@example.com"})
     merchant.ok("PUT", "/processor", {"processor": "stripe", "secret_key": VICTIM_SECRET,
                                       "publishable_key": "pk_live_VictimPublicKey", "webhook_secret": "whsec_VictimHook"})
+    endpoint = merchant.ok("POST", "/webhook-endpoints", {"url": "https://victim.example.test/hooks",
+                                                          "enabled_events": ["invoice.paid"]})
     objects = {"product": product, "price": price, "package": package, "coupon": coupon, "customer": customer,
                "link": link, "session": merchant.ok("GET", f"/checkout-sessions/{session_id}"),
-               "payment": merchant.ok("GET", f"/payments/{payment_id}")}
+               "payment": merchant.ok("GET", f"/payments/{payment_id}"),
+               "event": merchant.ok("GET", "/events", query_string="type=customer.created")["data"][0],
+               "endpoint": merchant.ok("GET", f"/webhook-endpoints/{endpoint['id']}")}
+    merchant.webhook_secret = endpoint["secret"]
     return merchant, objects
 
 
@@ -91,7 +101,7 @@ def secrets_of(objects: dict) -> list[str]:
     link, session = objects["link"], objects["session"]
     found = [o["id"] for o in objects.values()]
     found += [link["secure_token"], session["checkout_url"].rsplit("/", 1)[-1], "Victim", "victim-meta",
-              "victim@example.com", "4242", objects["payment"]["refunds"][0]["id"], VICTIM_SECRET[-4:]]
+              "victim@example.com", "4242", objects["payment"]["refunds"][0]["id"], VICTIM_SECRET[-4:], "victim.example.test"]
     return found
 
 
@@ -140,7 +150,7 @@ def assert_refused(result, statuses: set[int], leaks: list[str], what: str) -> N
 
 def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, other_merchant):
     merchant, objects = victim
-    leaks = secrets_of(objects)
+    leaks = secrets_of(objects) + [merchant.webhook_secret]
     settings_before = settings_of(merchant)
     own = f"/api/{merchant.account_id}"
     for method, path, operation in merchant_operations(client):
@@ -178,7 +188,8 @@ def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, othe
                     assert secret not in listed.text, f"{what}: the test key reads live keys"
     # Nothing the walk sent changed anything.
     for kind, before in objects.items():
-        path = {"link": "payment-links", "session": "checkout-sessions"}.get(kind, kind + "s")
+        path = {"link": "payment-links", "session": "checkout-sessions", "endpoint": "webhook-endpoints"}.get(
+            kind, kind + "s")
         after = merchant.ok("GET", f"/{path}/{before['id']}")
         assert after == before, f"the {kind} changed during the walk"
     assert settings_of(merchant) == settings_before, "the account or its processor changed during the walk"
