@@ -164,9 +164,8 @@ class Processors:
 
     def for_owner(self, uow: UnitOfWork, owner: Owner) -> Processor | None:
         """The connector of the owner's chosen processor; None when it takes no payments."""
-        name = choice(uow, owner, self.box).processor
-        secret_key = self.box.open(_row(uow, owner).secret_key_encrypted) if name == "stripe" else None
-        return self.named(name, owner.livemode, secret_key)
+        row = _row(uow, owner)
+        return self._connect(row, row.processor if row else (None if owner.livemode else "test"), owner.livemode)
 
     @staticmethod
     def translator(name: str):
@@ -186,13 +185,14 @@ class Processors:
         """The connector of the processor that took a payment (`payment.processor`), whatever the
         owner has chosen since: a payment is reconciled and refunded where it was made. None when
         its keys are gone (the merchant removed that processor)."""
-        row = _row(uow, owner)
-        secret_key = None
-        if name == "stripe":
-            if row is None or row.processor != "stripe" or not row.secret_key_encrypted:
-                return None
-            secret_key = self.box.open(row.secret_key_encrypted)
-        return self.named(name, owner.livemode, secret_key)
+        return self._connect(_row(uow, owner), name, owner.livemode)
+
+    def _connect(self, row: ProcessorSetting | None, name: str | None, livemode: bool) -> Processor | None:
+        """The connector `name`, with the stripe secret key of the owner's row (one read, the key
+        opened only when stripe is both asked for and chosen there)."""
+        stripe_chosen = row is not None and row.processor == "stripe" and row.secret_key_encrypted
+        secret_key = self.box.open(row.secret_key_encrypted) if name == "stripe" and stripe_chosen else None
+        return self.named(name, livemode, secret_key)
 
     def named(self, name: str | None, livemode: bool, secret_key: str | None = None) -> Processor | None:
         """`secret_key`: the stripe account's, decrypted (stripe needs it, the others take none)."""
