@@ -93,11 +93,9 @@ class PayForm:
 
 
 def amount_due(session: CheckoutSession) -> int:
-    """What this checkout charges now: the total; with a subscription, what is due today; setup
-    charges nothing."""
-    if session.mode == Mode.SETUP:
-        return 0
-    return session.amount_due_today_atom if session.mode == Mode.SUBSCRIPTION else session.amount_total_atom
+    """What this checkout charges now: the snapshot's `amount_due_today_atom`, which money.cart_amounts
+    makes the total, or with a trial only the one-time items, and 0 for setup (it sells nothing)."""
+    return session.amount_due_today_atom
 
 
 def method_key(session: CheckoutSession) -> str:
