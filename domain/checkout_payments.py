@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from domain import catalog, checkout_sessions, events, payment_records, subscriptions, views
 from domain.checkout_sessions import Status
-from domain.db import UnitOfWork
+from domain.db import UnitOfWork, locked
 from domain.errors import NotFound, invalid
 from domain.ids import new_id
 from domain.models import CheckoutSession, Customer, Mode, Payment, PaymentMethod
@@ -182,13 +182,11 @@ def begin(uow: UnitOfWork, checkout_token: str, form: PayForm, processor: Proces
 # ---- step 3 ---------------------------------------------------------------------------------
 
 def _session(uow: UnitOfWork, session_id: str) -> CheckoutSession:
-    return uow.session.scalars(select(CheckoutSession).where(CheckoutSession.id == session_id).with_for_update()
-                               .execution_options(populate_existing=True)).one()
+    return locked(uow, CheckoutSession, session_id)
 
 
 def _payment(uow: UnitOfWork, payment_id: str) -> Payment:
-    return uow.session.scalars(select(Payment).where(Payment.id == payment_id).with_for_update()
-                               .execution_options(populate_existing=True)).one()
+    return locked(uow, Payment, payment_id)
 
 
 def _finish_unpaid(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, declined: bool) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -122,6 +122,13 @@ class UnitOfWork:
     def __exit__(self, *exc_info) -> None:
         self.rollback()
         self.close()
+
+
+def locked(uow: UnitOfWork, model: Any, object_id: str) -> Any | None:
+    """The row `object_id` of `model`, locked FOR UPDATE and read fresh (even if this unit of work
+    loaded it before); None when there is none."""
+    return uow.session.scalars(select(model).where(model.id == object_id).with_for_update()
+                               .execution_options(populate_existing=True)).first()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

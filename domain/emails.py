@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from domain.db import UnitOfWork
+from domain.db import UnitOfWork, locked
 from domain.ids import new_id
 from domain.models import Account, CheckoutSession, Customer, Email, Event, Price, Product
 
@@ -85,8 +85,7 @@ class ToSend:
 def begin_send(uow: UnitOfWork, email_id: str, attempt: int, now: datetime) -> ToSend | None:
     """Claim attempt number `attempt` of an email (None: sent already, given up, or this attempt
     claimed by another job)."""
-    email = uow.session.scalars(select(Email).where(Email.id == email_id).with_for_update()
-                                .execution_options(populate_existing=True)).first()
+    email = locked(uow, Email, email_id)
     if email is None or email.status != "pending" or email.attempts != attempt:
         return None
     email.attempts += 1

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from domain import events, listing, views
-from domain.db import UnitOfWork
+from domain.db import UnitOfWork, locked
 from domain.errors import Conflict, invalid
 from domain.ids import new_id
 from domain.listing import get_owned
@@ -173,8 +173,7 @@ def _hold(uow: UnitOfWork, owner: Owner, payment_id: str, cmd: NewRefund, proces
 def record_refund(uow: UnitOfWork, refund_id: str, result: RefundResult, now: datetime) -> Refund:
     """Apply the processor's answer; a succeeded refund adds to the payment's refunded amount,
     once (the guarded status change)."""
-    refund = uow.session.scalars(select(Refund).where(Refund.id == refund_id).with_for_update()
-                                 .execution_options(populate_existing=True)).one()
+    refund = locked(uow, Refund, refund_id)
     status = apply_refund_outcome(refund.status, result.outcome)
     if result.outcome is Outcome.UNKNOWN:
         refund.next_check_at = now + FIRST_CHECK_AFTER * 6
@@ -184,8 +183,7 @@ def record_refund(uow: UnitOfWork, refund_id: str, result: RefundResult, now: da
         refund.failure_code = result.failure_code.value if result.failure_code else None
         refund.next_check_at = None
         if status == RefundStatus.SUCCEEDED:
-            payment = uow.session.scalars(select(Payment).where(Payment.id == refund.payment_id).with_for_update()
-                                          .execution_options(populate_existing=True)).one()
+            payment = locked(uow, Payment, refund.payment_id)
             payment.amount_refunded_atom += refund.amount_atom
             payment.updated_at = now
             refund.updated_at = now

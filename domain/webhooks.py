@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select, tuple_, update
 
 from domain import events, listing
-from domain.db import UnitOfWork, utcnow
+from domain.db import UnitOfWork, locked, utcnow
 from domain.errors import Conflict, NotFound, invalid
 from domain.ids import new_id
 from domain.listing import get_owned
@@ -216,16 +216,11 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _lock(uow: UnitOfWork, model: type, object_id: str):
-    return uow.session.scalars(select(model).where(model.id == object_id).with_for_update()
-                               .execution_options(populate_existing=True)).first()
-
-
 def begin_attempt(uow: UnitOfWork, delivery_id: str, attempt: int, box: SecretBox, now: datetime) -> Begun | None:
     """Claim attempt number `attempt` of a delivery (None: nothing to do now). A job for an
     attempt already made, a delivery done, or an endpoint disabled does nothing; an endpoint
     busy with another attempt leaves this delivery due, for that attempt to hand out when it ends."""
-    delivery = _lock(uow, WebhookDelivery, delivery_id)
+    delivery = locked(uow, WebhookDelivery, delivery_id)
     if delivery is None or delivery.status != "pending" or delivery.attempts != attempt:
         return None
     return _claim(uow, delivery, box, now)
@@ -243,7 +238,7 @@ def begin_next(uow: UnitOfWork, endpoint_id: str, box: SecretBox, now: datetime)
 
 
 def _claim(uow: UnitOfWork, delivery: WebhookDelivery, box: SecretBox, now: datetime) -> Begun | None:
-    endpoint = _lock(uow, WebhookEndpoint, delivery.endpoint_id)
+    endpoint = locked(uow, WebhookEndpoint, delivery.endpoint_id)
     if endpoint.disabled:
         delivery.status, delivery.next_attempt_at, delivery.updated_at = "canceled", None, now
         return None
@@ -278,8 +273,8 @@ def record_attempt(uow: UnitOfWork, begun: Begun, outcome: Outcome, now: datetim
     An attempt that got no answer at all (a timeout, a refused connection) says the endpoint is
     down, not that this event is unwelcome: the endpoint's other due deliveries wait with it until
     its retry, instead of each spending its own 10 s on a dead endpoint."""
-    delivery = _lock(uow, WebhookDelivery, begun.delivery_id)
-    endpoint = _lock(uow, WebhookEndpoint, begun.endpoint_id)
+    delivery = locked(uow, WebhookDelivery, begun.delivery_id)
+    endpoint = locked(uow, WebhookEndpoint, begun.endpoint_id)
     if delivery is None or endpoint is None:  # the endpoint was deleted meanwhile
         return None
     endpoint.busy_until = None
