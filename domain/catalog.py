@@ -379,3 +379,24 @@ def active_coupons(uow: UnitOfWork, owner: Owner, limit: int = 200) -> list[Coup
 def active_packages(uow: UnitOfWork, owner: Owner, limit: int = 200) -> list[Package]:
     return list(uow.session.scalars(select(Package).where(*_owned(Package, owner), Package.active.is_(True))
                                     .order_by(Package.created_at.desc(), Package.id.desc()).limit(limit)))
+
+
+def by_id(uow: UnitOfWork, owner: Owner, kind: str, ids: Sequence[str]) -> dict[str, Any]:
+    """These objects of one kind (those that exist for this owner), by id."""
+    if not ids:
+        return {}
+    model = KINDS[kind]
+    return {o.id: o for o in uow.session.scalars(select(model).where(*_owned(model, owner), model.id.in_(set(ids))))}
+
+
+def product_names(uow: UnitOfWork, owner: Owner, product_ids: Sequence[str]) -> dict[str, str]:
+    return {pid: product.name for pid, product in by_id(uow, owner, "products", product_ids).items()}
+
+
+def prices_of_products(uow: UnitOfWork, owner: Owner, limit: int = 1000) -> dict[str, list[Price]]:
+    """Product id -> its prices, active first, then newest first (for a list of products)."""
+    found: dict[str, list[Price]] = {}
+    for price in uow.session.scalars(select(Price).where(*_owned(Price, owner))
+                                     .order_by(Price.active.desc(), Price.created_at.desc()).limit(limit)):
+        found.setdefault(price.product_id, []).append(price)
+    return found

@@ -574,10 +574,10 @@ def test_a_link_with_several_independent_mistakes_is_told_them_all(merchant):
     eur = merchant.price(currency="EUR")
     usd = merchant.price(currency="USD")
     result = merchant.post("/payment-links", json={
-        "line_items": [{"price_id": usd["id"]}, {"price_id": eur["id"]}], "success_url": "ftp://x",
-        "expires_in_hours": 0})
+        "line_items": [{"price_id": usd["id"]}, {"price_id": eur["id"]}], "free_trial_days": 7,
+        "customer_id": "cus_test_0000000000000000"})
     assert result.status_code == 400
     error = result.json["error"]
-    assert [e["param"] for e in error["errors"]] == ["expires_in_hours", "success_url", "line_items[1].price_id"]
-    assert (error["param"], error["message"]) == ("expires_in_hours", error["errors"][0]["message"])
+    assert [e["param"] for e in error["errors"]] == ["free_trial_days", "line_items[1].price_id", "customer_id"]
+    assert (error["param"], error["message"]) == ("free_trial_days", error["errors"][0]["message"])
     assert merchant.ok("GET", "/payment-links")["data"] == []
