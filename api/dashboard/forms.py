@@ -59,6 +59,8 @@ _PHRASES = (
     (re.compile(r"\b(\w+_atom) must be an integer from 0 to [0-9]+"), r"\1 is too large"),
     (re.compile(r"\b(\w+_atom) must be an integer from 1 to [0-9]+"), r"\1 must be more than zero (and not huge)"),
     (re.compile(r"\ban integer from\b"), "a whole number from"),
+    (re.compile(r"\baccepted_payment_methods must not be empty; leave it out to accept every method"),
+     "tick at least one payment method (or choose every method)"),
     (re.compile(r"\(use mode subscription\)"), "(sell it with a Subscription link)"),
     (re.compile(r"No such (price|package|coupon|customer|product): '[^']*'"), r"That \1 does not exist in this mode"),
 )

@@ -505,7 +505,8 @@ def test_create_a_link_of_each_mode(browser, user, catalog, uow_factory):
     ({"cart": "package"}, "package_ids", "a link has 1 to 20 packages"),
     ({"line_items[0].price_id": "mug", "success_url": "ftp://x"}, "success_url", "absolute http or https URL"),
     ({"line_items[0].price_id": "mug", "expires_in_hours": "721"}, "expires_in_hours", "from 1 to 720"),
-    ({"line_items[0].price_id": "mug", "methods": "some"}, "accepted_payment_methods", "must not be empty"),
+    ({"line_items[0].price_id": "mug", "methods": "some"}, "accepted_payment_methods",
+     "tick at least one payment method (or choose every method)"),
     ({"line_items[0].price_id": "mug", "name": "x" * 256}, "name", "at most 255 characters"),
 ])
 def test_link_form_errors_sit_next_to_the_field_they_name(browser, user, catalog, fields, field, message):

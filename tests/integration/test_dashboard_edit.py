@@ -57,8 +57,8 @@ def test_a_refused_edit_shows_every_mistake_and_changes_nothing(browser, user, c
     assert result.status_code == 400
     assert error_next_to(result.text, "name") == "name must be at most 255 characters"
     assert error_next_to(result.text, "success_url") == "the success URL must be an absolute http or https URL"
-    assert error_next_to(result.text, "accepted_payment_methods").startswith("accepted payment methods must not be "
-                                                                             "empty")
+    assert error_next_to(result.text, "accepted_payment_methods") == \
+        "tick at least one payment method (or choose every method)"
     assert error_next_to(result.text, "coupon_id") == ("coupon Five euros takes off an amount in EUR; this link is "
                                                        "in USD")
     assert "coupon_test_" not in result.text.split("<option")[0]
