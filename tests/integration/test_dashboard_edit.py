@@ -40,7 +40,8 @@ def test_edit_a_link_changes_what_patch_may_change(browser, user, catalog, link,
         ("Mugs, boxed", catalog["coupon"], "https://shop.example/thanks", ["credit_card", "paypal"])
     assert (changed["secure_token"], changed["line_items"]) == (link["secure_token"], link["line_items"])
     with uow_factory() as uow:
-        assert uow.session.query(Event).filter_by(type="payment_link.updated").count() == 1
+        updates = uow.session.query(Event).filter_by(account_id=user.account_id, type="payment_link.updated").all()
+        assert [e.data["object"]["id"] for e in updates] == [link["id"]]  # one edit, one event
     shown = browser.get(f"/dashboard/payment-links/{link['id']}").text
     assert "Ten — 10% off" in shown and "Credit card, PayPal" in shown
 
