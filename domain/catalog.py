@@ -161,14 +161,16 @@ def load_active_prices(uow: UnitOfWork, owner: Owner, price_ids: Sequence[str],
     the field that chose the i-th one when it is not."""
     found = {p.id: p for p in uow.session.scalars(select(Price).where(
         Price.id.in_(set(price_ids)), Price.account_id == owner.account_id, Price.livemode == owner.livemode))}
-    prices = []
+    prices, checks = [], Checks()  # every missing or archived one at once, each at its own param
     for price_id, param in zip(price_ids, params, strict=True):
         price = found.get(price_id)
-        if price is None:
-            raise invalid(param, f"No such price: {price_id!r}", "resource_missing")
-        if not price.active:
-            raise invalid(param, f"price {price_id} is not active")
+        with checks.field():
+            if price is None:
+                raise invalid(param, f"No such price: {price_id!r}", "resource_missing")
+            if not price.active:
+                raise invalid(param, f"price {price_id} is not active")
         prices.append(price)
+    checks.raise_any()
     return prices
 
 

@@ -241,27 +241,29 @@ def validate_update(changes: PaymentLinkUpdate, checks: Checks | None = None) ->
 
 def check_cart_prices(mode: str, entries: Sequence[tuple[str, Price]], cart_param: str) -> str:
     """The mode and currency rules over the cart's prices, each paired with the param that chose
-    it; returns the cart's one currency."""
+    it (every item that breaks one is told); returns the cart's one currency."""
+    checks = Checks()
     currency = entries[0][1].currency
-    for param, price in entries:
-        if price.currency != currency:
-            raise invalid(param, f"all items of a link share one currency ({currency}); {price.id} is in "
-                                 f"{price.currency}")
     rules = MODE_RULES[Mode(mode)]
+    recurring = [(param, price) for param, price in entries if price.type == "recurring"]
+    first = recurring[0][1] if recurring else None
     for param, price in entries:
-        if price.type not in rules.price_types:
-            raise invalid(param, f"a payment link sells one-time prices only; {price.id} is recurring "
-                                 "(use mode subscription)")
-    if rules.needs_recurring:
-        recurring = [(param, price) for param, price in entries if price.type == "recurring"]
-        if not recurring:
-            raise invalid(cart_param, f"a {mode} link needs at least one recurring price")
-        first = recurring[0][1]
-        for param, price in recurring[1:]:
-            if (price.interval, price.interval_count) != (first.interval, first.interval_count):
+        with checks.field():
+            if price.currency != currency:
+                raise invalid(param, f"all items of a link share one currency ({currency}); {price.id} is in "
+                                     f"{price.currency}")
+            if price.type not in rules.price_types:
+                raise invalid(param, f"a payment link sells one-time prices only; {price.id} is recurring "
+                                     "(use mode subscription)")
+            if first is not None and price.type == "recurring" and \
+                    (price.interval, price.interval_count) != (first.interval, first.interval_count):
                 raise invalid(param, f"all recurring prices of a link bill on one schedule (every "
                                      f"{first.interval_count} {first.interval}); {price.id} bills every "
                                      f"{price.interval_count} {price.interval}")
+    if rules.needs_recurring and not recurring:
+        with checks.field():
+            raise invalid(cart_param, f"a {mode} link needs at least one recurring price")
+    checks.raise_any()
     return currency
 
 

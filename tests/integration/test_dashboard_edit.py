@@ -122,6 +122,29 @@ def test_three_mistakes_three_messages_in_merchant_words(browser, user, catalog)
     assert api(user, "GET", "/payment-links")["data"] == []
 
 
+def test_every_item_that_breaks_a_cart_rule_is_told_on_its_row(browser, user, catalog):
+    yearly = api(user, "POST", "/prices", {"product_id": api(user, "GET", f"/prices/{catalog['monthly']}")["product_id"],
+                                           "unit_amount_atom": 49000, "currency": "USD", "type": "recurring",
+                                           "interval": "year"})
+    result = browser.submit("/dashboard/payment-links/new", link_form(**{
+        "line_items[0].price_id": catalog["mug"], "line_items[1].price_id": catalog["euro"],
+        "line_items[2].price_id": catalog["monthly"]}))
+    assert error_next_to(result.text, "line_items[1].price_id").endswith("Tee — 9.00 EUR is in EUR")
+    assert error_next_to(result.text, "line_items[2].price_id") == (
+        "a payment link sells one-time prices only; Pro — 49.00 USD / month is recurring (sell it with a "
+        "Subscription link)")
+    result = browser.submit("/dashboard/payment-links/new", link_form(**{
+        "mode": "subscription", "line_items[0].price_id": catalog["monthly"], "line_items[1].price_id": yearly["id"]}))
+    assert error_next_to(result.text, "line_items[1].price_id") == (
+        "all recurring prices of a link bill on one schedule (every month); Pro — 490.00 USD / year bills every year")
+    api(user, "PATCH", f"/prices/{catalog['mug']}", {"active": False})
+    api(user, "PATCH", f"/prices/{catalog['beans']}", {"active": False})
+    result = browser.submit("/dashboard/payment-links/new", link_form(**{
+        "line_items[0].price_id": catalog["mug"], "line_items[1].price_id": catalog["beans"]}))
+    assert error_next_to(result.text, "line_items[0].price_id") == "price Mug — 19.99 USD is archived"
+    assert error_next_to(result.text, "line_items[1].price_id") == "price Beans — 14.50 USD is archived"
+
+
 def test_a_number_that_is_not_one_is_told_beside_the_domains_mistakes(browser, user, catalog):
     result = browser.submit("/dashboard/payment-links/new", link_form(**{
         "line_items[0].price_id": catalog["mug"], "line_items[0].quantity": "two", "return_url": "nope",
