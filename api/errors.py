@@ -37,8 +37,14 @@ class ApiError(Exception):
         self.error_type = error_type or ERROR_TYPES.get(status, "invalid_request_error")
 
 
-def error_body(error_type: str, code: str, message: str, param: str | None) -> bytes:
-    return msgspec.json.encode({"error": {"type": error_type, "code": code, "message": message, "param": param}})
+def error_body(error_type: str, code: str, message: str, param: str | None,
+               errors: list[dict] | None = None) -> bytes:
+    """SPEC 5's shape. When a request broke several independent rules, `errors` lists each
+    (`code`, `message`, `param`) beside the first one, which stays in the usual fields."""
+    body = {"type": error_type, "code": code, "message": message, "param": param}
+    if errors:
+        body["errors"] = errors
+    return msgspec.json.encode({"error": body})
 
 
 def _write(resp: falcon.Response, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -76,7 +82,9 @@ def handle_domain_error(req, resp, ex: DomainError, params) -> None:
     else:
         status = 400
     error_type = "idempotency_error" if ex.code.startswith("idempotency_key_") else "invalid_request_error"
-    _write(resp, status, error_body(error_type, ex.code, ex.message, ex.param))
+    every = ex.field_errors if isinstance(ex, InvalidRequest) else []
+    errors = [{"code": e.code, "message": e.message, "param": e.param} for e in every] if len(every) > 1 else None
+    _write(resp, status, error_body(error_type, ex.code, ex.message, ex.param, errors))
 
 
 def handle_http_error(req, resp, ex: falcon.HTTPError, params) -> None:

@@ -122,6 +122,22 @@ class ActiveUpdate(Request, kw_only=True):
     active: bool
 
 
+class ProductUpdate(Request, kw_only=True):
+    """A field left out stays as it is; `description: null` removes it."""
+
+    name: RequiredName | UnsetType = UNSET
+    description: Annotated[str, Meta(max_length=catalog.MAX_PRODUCT_DESCRIPTION_CHARS)] | None | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+
+
+class NamedUpdate(Request, kw_only=True):
+    """A package or coupon: its name and `active` (never its prices, amount or duration)."""
+
+    name: RequiredName | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+
+
 # ---- responses ------------------------------------------------------------------------------
 
 class Owned(Response, kw_only=True):
@@ -262,11 +278,21 @@ class PaymentLinkOut(Response, kw_only=True):
     updated_at: datetime
 
 
+class FieldError(Response, kw_only=True):
+    code: str
+    message: str
+    param: str | None
+
+
 class ErrorDetail(Response, kw_only=True):
+    """`errors` is there only when the request broke several independent rules: each of them,
+    the first being the one the other fields describe."""
+
     type: str
     code: str
     message: str
     param: str | None
+    errors: list[FieldError] | UnsetType = UNSET
 
 
 class ErrorOut(Response, kw_only=True):

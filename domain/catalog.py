@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from domain.db import UnitOfWork, utcnow
-from domain.errors import NotFound, invalid
+from domain.errors import Checks, NotFound, invalid
 from domain.ids import new_id
 from domain import listing
 from domain.listing import get_owned
@@ -87,19 +87,45 @@ def _save(uow: UnitOfWork, obj: Any) -> Any:
 # ---- products -------------------------------------------------------------------------------
 
 def create_product(uow: UnitOfWork, owner: Owner, cmd: NewProduct) -> Product:
-    require_text(cmd.name, "name")
-    require_text(cmd.description, "description", MAX_PRODUCT_DESCRIPTION_CHARS, required=False)
-    metadata = require_metadata(cmd.metadata)
+    checks = Checks()
+    _check_product_fields(checks, {"name": cmd.name, "description": cmd.description, "metadata": cmd.metadata})
+    checks.raise_any()
     return _save(uow, Product(**_owned_fields("prod", owner), name=cmd.name, description=cmd.description,
-                              metadata_=metadata, active=True))
+                              metadata_=require_metadata(cmd.metadata), active=True))
+
+
+def _check_product_fields(checks: Checks, given: dict[str, Any]) -> None:
+    if "name" in given:
+        with checks.field():
+            require_text(given["name"], "name")
+    if "description" in given:
+        with checks.field():
+            require_text(given["description"], "description", MAX_PRODUCT_DESCRIPTION_CHARS, required=False)
+    if "metadata" in given:
+        with checks.field():
+            require_metadata(given["metadata"])
 
 
 # ---- prices ---------------------------------------------------------------------------------
 
 def validate_price_fields(cmd: NewPrice) -> NewPrice:
-    """The rules of a price that need no lookup; returns the price with defaults filled in."""
-    require_amount(cmd.unit_amount_atom, "unit_amount_atom")
-    require_currency(cmd.currency)
+    """The rules of a price that need no lookup (all broken ones at once); returns the price with
+    defaults filled in."""
+    checks = Checks()
+    with checks.field():
+        require_amount(cmd.unit_amount_atom, "unit_amount_atom")
+    with checks.field():
+        require_currency(cmd.currency)
+    with checks.field():
+        _check_schedule(cmd)
+    checks.raise_any()
+    if cmd.type == "one_time":
+        return cmd
+    count = 1 if cmd.interval_count is None else cmd.interval_count
+    return NewPrice(cmd.product_id, cmd.unit_amount_atom, cmd.currency, cmd.type, cmd.interval, count)
+
+
+def _check_schedule(cmd: NewPrice) -> None:
     if cmd.type not in PRICE_TYPES:
         raise invalid("type", "type must be one_time or recurring")
     if cmd.type == "one_time":
@@ -107,14 +133,13 @@ def validate_price_fields(cmd: NewPrice) -> NewPrice:
             raise invalid("interval", "interval is only for recurring prices")
         if cmd.interval_count is not None:
             raise invalid("interval_count", "interval_count is only for recurring prices")
-        return cmd
+        return
     if cmd.interval is None:
         raise invalid("interval", "a recurring price needs an interval: day, week, month or year", "parameter_missing")
     if cmd.interval not in INTERVALS:
         raise invalid("interval", "interval must be day, week, month or year")
     count = 1 if cmd.interval_count is None else cmd.interval_count
     require_int_range(count, "interval_count", 1, MAX_INTERVAL_COUNT[cmd.interval])
-    return NewPrice(cmd.product_id, cmd.unit_amount_atom, cmd.currency, cmd.type, cmd.interval, count)
 
 
 def create_price(uow: UnitOfWork, owner: Owner, cmd: NewPrice) -> Price:
@@ -136,38 +161,69 @@ def load_active_prices(uow: UnitOfWork, owner: Owner, price_ids: Sequence[str],
     the field that chose the i-th one when it is not."""
     found = {p.id: p for p in uow.session.scalars(select(Price).where(
         Price.id.in_(set(price_ids)), Price.account_id == owner.account_id, Price.livemode == owner.livemode))}
-    prices = []
+    prices, checks = [], Checks()  # every missing or archived one at once, each at its own param
     for price_id, param in zip(price_ids, params, strict=True):
         price = found.get(price_id)
-        if price is None:
-            raise invalid(param, f"No such price: {price_id!r}", "resource_missing")
-        if not price.active:
-            raise invalid(param, f"price {price_id} is not active")
+        with checks.field():
+            if price is None:
+                raise invalid(param, f"No such price: {price_id!r}", "resource_missing")
+            if not price.active:
+                raise invalid(param, f"price {price_id} is not active")
         prices.append(price)
+    checks.raise_any()
     return prices
 
 
 # ---- packages -------------------------------------------------------------------------------
 
 def create_package(uow: UnitOfWork, owner: Owner, cmd: NewPackage) -> Package:
-    require_text(cmd.name, "name")
-    if not 1 <= len(cmd.price_ids) <= PACKAGE_MAX_PRICES:
+    checks = Checks()
+    with checks.field():
+        require_text(cmd.name, "name")
+    with checks.field():
+        currency = _package_currency(uow, owner, cmd.price_ids)
+    checks.raise_any()
+    return _save(uow, Package(**_owned_fields("pkg", owner), name=cmd.name, price_ids=list(cmd.price_ids),
+                              currency=currency, active=True))
+
+
+def _package_currency(uow: UnitOfWork, owner: Owner, price_ids: list[str]) -> str:
+    if not 1 <= len(price_ids) <= PACKAGE_MAX_PRICES:
         raise invalid("price_ids", f"a package has 1 to {PACKAGE_MAX_PRICES} prices")
-    require_unique(cmd.price_ids, "price_ids")
-    prices = load_active_prices(uow, owner, cmd.price_ids, [f"price_ids[{i}]" for i in range(len(cmd.price_ids))])
+    require_unique(price_ids, "price_ids")
+    prices = load_active_prices(uow, owner, price_ids, [f"price_ids[{i}]" for i in range(len(price_ids))])
     currency = prices[0].currency
     for index, price in enumerate(prices):
         if price.currency != currency:
             raise invalid(f"price_ids[{index}]", f"all prices of a package share one currency ({currency}); "
                                                  f"{price.id} is in {price.currency}")
-    return _save(uow, Package(**_owned_fields("pkg", owner), name=cmd.name, price_ids=list(cmd.price_ids),
-                              currency=currency, active=True))
+    return currency
 
 
 # ---- coupons --------------------------------------------------------------------------------
 
 def validate_coupon_fields(cmd: NewCoupon, now: datetime) -> None:
-    require_text(cmd.name, "name")
+    """Every rule of a new coupon; all broken ones at once."""
+    checks = Checks()
+    with checks.field():
+        require_text(cmd.name, "name")
+    with checks.field():
+        _check_discount(cmd)
+    with checks.field():
+        _check_duration(cmd)
+    if cmd.max_redemptions is not None:
+        with checks.field():
+            require_int_range(cmd.max_redemptions, "max_redemptions", 1, 1_000_000_000)
+    if cmd.redeem_by is not None:
+        with checks.field():
+            if cmd.redeem_by.tzinfo is None:
+                raise invalid("redeem_by", "redeem_by must carry a time zone (RFC 3339)")
+            if cmd.redeem_by <= now:
+                raise invalid("redeem_by", "redeem_by must be in the future", "time_passed")
+    checks.raise_any()
+
+
+def _check_discount(cmd: NewCoupon) -> None:
     if (cmd.percent_off is None) == (cmd.amount_off_atom is None):
         raise invalid("percent_off", "a coupon has either percent_off or amount_off_atom (with currency)")
     if cmd.percent_off is not None:
@@ -180,6 +236,9 @@ def validate_coupon_fields(cmd: NewCoupon, now: datetime) -> None:
     else:
         require_amount(cmd.amount_off_atom, "amount_off_atom", minimum=1)
         require_currency(cmd.currency)
+
+
+def _check_duration(cmd: NewCoupon) -> None:
     if cmd.duration not in COUPON_DURATIONS:
         raise invalid("duration", "duration must be once, repeating or forever")
     if cmd.duration == "repeating":
@@ -188,13 +247,6 @@ def validate_coupon_fields(cmd: NewCoupon, now: datetime) -> None:
         require_int_range(cmd.duration_in_months, "duration_in_months", 1, MAX_DURATION_IN_MONTHS)
     elif cmd.duration_in_months is not None:
         raise invalid("duration_in_months", "duration_in_months is only for repeating coupons")
-    if cmd.max_redemptions is not None:
-        require_int_range(cmd.max_redemptions, "max_redemptions", 1, 1_000_000_000)
-    if cmd.redeem_by is not None:
-        if cmd.redeem_by.tzinfo is None:
-            raise invalid("redeem_by", "redeem_by must carry a time zone (RFC 3339)")
-        if cmd.redeem_by <= now:
-            raise invalid("redeem_by", "redeem_by must be in the future", "time_passed")
 
 
 def create_coupon(uow: UnitOfWork, owner: Owner, cmd: NewCoupon) -> Coupon:
@@ -235,16 +287,52 @@ def create_customer(uow: UnitOfWork, owner: Owner, cmd: NewCustomer) -> Customer
     return customer
 
 
-# ---- activation -----------------------------------------------------------------------------
+# ---- changing -------------------------------------------------------------------------------
 
-def set_active(uow: UnitOfWork, owner: Owner, kind: str, object_id: str, active: bool) -> Any:
-    """Deactivate (or reactivate) a product, price, package or coupon. Repeating it is harmless."""
+# What may change after creation, by kind: never an amount, a currency or a schedule (links and
+# sessions rely on a price's amount never changing), only names, descriptions and `active`.
+EDITABLE: dict[str, tuple[str, ...]] = {
+    "products": ("name", "description", "metadata", "active"),
+    "prices": ("active",),
+    "packages": ("name", "active"),
+    "coupons": ("name", "active"),
+}
+
+
+def update(uow: UnitOfWork, owner: Owner, kind: str, object_id: str, changes: dict[str, Any]) -> Any:
+    """Change a catalog object's editable fields (`changes` holds only those given). Repeating it
+    is harmless; a field it may not change is a 400 naming it, and nothing changes."""
     obj = get_owned(uow.session, KINDS[kind], owner, object_id, lock=True)
-    if obj.active != active:
-        obj.active = active
+    checks = Checks()
+    for name in changes:
+        if name not in EDITABLE[kind]:
+            with checks.field():
+                raise invalid(name, f"{name} cannot be changed; make a new {kind[:-1]} instead")
+    if kind == "products":
+        _check_product_fields(checks, changes)
+    elif "name" in changes:
+        with checks.field():
+            require_text(changes["name"], "name")
+    if "active" in changes and not isinstance(changes["active"], bool):
+        with checks.field():
+            raise invalid("active", "active must be true or false")
+    checks.raise_any()
+    changed = False
+    for name, value in changes.items():
+        attribute = "metadata_" if name == "metadata" else name
+        value = require_metadata(value) if name == "metadata" else value
+        if getattr(obj, attribute) != value:
+            setattr(obj, attribute, value)
+            changed = True
+    if changed:
         obj.updated_at = utcnow()
     uow.session.flush()
     return obj
+
+
+def set_active(uow: UnitOfWork, owner: Owner, kind: str, object_id: str, active: bool) -> Any:
+    """Deactivate (archive) or reactivate a product, price, package or coupon. Repeatable."""
+    return update(uow, owner, kind, object_id, {"active": active})
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -293,3 +381,24 @@ def active_coupons(uow: UnitOfWork, owner: Owner, limit: int = 200) -> list[Coup
 def active_packages(uow: UnitOfWork, owner: Owner, limit: int = 200) -> list[Package]:
     return list(uow.session.scalars(select(Package).where(*_owned(Package, owner), Package.active.is_(True))
                                     .order_by(Package.created_at.desc(), Package.id.desc()).limit(limit)))
+
+
+def by_id(uow: UnitOfWork, owner: Owner, kind: str, ids: Sequence[str]) -> dict[str, Any]:
+    """These objects of one kind (those that exist for this owner), by id."""
+    if not ids:
+        return {}
+    model = KINDS[kind]
+    return {o.id: o for o in uow.session.scalars(select(model).where(*_owned(model, owner), model.id.in_(set(ids))))}
+
+
+def product_names(uow: UnitOfWork, owner: Owner, product_ids: Sequence[str]) -> dict[str, str]:
+    return {pid: product.name for pid, product in by_id(uow, owner, "products", product_ids).items()}
+
+
+def prices_of_products(uow: UnitOfWork, owner: Owner, limit: int = 1000) -> dict[str, list[Price]]:
+    """Product id -> its prices, active first, then newest first (for a list of products)."""
+    found: dict[str, list[Price]] = {}
+    for price in uow.session.scalars(select(Price).where(*_owned(Price, owner))
+                                     .order_by(Price.active.desc(), Price.created_at.desc()).limit(limit)):
+        found.setdefault(price.product_id, []).append(price)
+    return found

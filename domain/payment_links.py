@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from domain import events, listing, money, views
 from domain.catalog import coupon_is_redeemable, load_active_prices
 from domain.db import UnitOfWork, utcnow
-from domain.errors import NotFound, invalid
+from domain.errors import Checks, NotFound, invalid
 from domain.ids import new_id, new_url_token
 from domain.expiry import status_condition
 from domain.listing import get_owned
@@ -191,57 +191,79 @@ def check_payment_methods(methods: list[str] | None, param: str = "accepted_paym
     require_unique(methods, param)
 
 
-def validate_new(cmd: NewPaymentLink) -> None:
-    """Every rule of a new link that needs no lookup."""
-    check_name(cmd.name)
-    check_cart_shape(cmd.mode, cmd.line_items, cmd.package_ids)
-    check_coupon_allowed(cmd.mode, cmd.coupon_id)
-    check_trial(cmd.mode, cmd.free_trial_days)
-    require_int_range(cmd.expires_in_hours, "expires_in_hours", 1, MAX_EXPIRES_IN_HOURS)
-    require_url(cmd.success_url, "success_url")
-    require_url(cmd.return_url, "return_url")
-    check_payment_methods(cmd.accepted_payment_methods)
-    require_metadata(cmd.metadata)
+def validate_new(cmd: NewPaymentLink, checks: Checks | None = None) -> None:
+    """Every rule of a new link that needs no lookup; all broken ones are raised together (or
+    added to `checks`)."""
+    mine = checks or Checks()
+    with mine.field():
+        check_name(cmd.name)
+    with mine.field():
+        check_cart_shape(cmd.mode, cmd.line_items, cmd.package_ids)
+    if cmd.mode in MODES:
+        with mine.field():
+            check_coupon_allowed(cmd.mode, cmd.coupon_id)
+        with mine.field():
+            check_trial(cmd.mode, cmd.free_trial_days)
+    with mine.field():
+        require_int_range(cmd.expires_in_hours, "expires_in_hours", 1, MAX_EXPIRES_IN_HOURS)
+    for param in ("success_url", "return_url"):
+        with mine.field():
+            require_url(getattr(cmd, param), param)
+    with mine.field():
+        check_payment_methods(cmd.accepted_payment_methods)
+    with mine.field():
+        require_metadata(cmd.metadata)
+    if checks is None:
+        mine.raise_any()
 
 
-def validate_update(changes: PaymentLinkUpdate) -> None:
+def validate_update(changes: PaymentLinkUpdate, checks: Checks | None = None) -> None:
+    mine = checks or Checks()
     if changes.name is not UNCHANGED:
-        check_name(changes.name)
+        with mine.field():
+            check_name(changes.name)
     for param in ("success_url", "return_url"):
         value = getattr(changes, param)
         if value is not UNCHANGED:
-            require_url(value, param)
+            with mine.field():
+                require_url(value, param)
     if changes.accepted_payment_methods is not UNCHANGED:
-        check_payment_methods(changes.accepted_payment_methods)
+        with mine.field():
+            check_payment_methods(changes.accepted_payment_methods)
     if changes.metadata is not UNCHANGED:
-        if changes.metadata is None:
-            raise invalid("metadata", "metadata must be an object; send {} to clear it")
-        require_metadata(changes.metadata)
+        with mine.field():
+            if changes.metadata is None:
+                raise invalid("metadata", "metadata must be an object; send {} to clear it")
+            require_metadata(changes.metadata)
+    if checks is None:
+        mine.raise_any()
 
 
 def check_cart_prices(mode: str, entries: Sequence[tuple[str, Price]], cart_param: str) -> str:
     """The mode and currency rules over the cart's prices, each paired with the param that chose
-    it; returns the cart's one currency."""
+    it (every item that breaks one is told); returns the cart's one currency."""
+    checks = Checks()
     currency = entries[0][1].currency
-    for param, price in entries:
-        if price.currency != currency:
-            raise invalid(param, f"all items of a link share one currency ({currency}); {price.id} is in "
-                                 f"{price.currency}")
     rules = MODE_RULES[Mode(mode)]
+    recurring = [(param, price) for param, price in entries if price.type == "recurring"]
+    first = recurring[0][1] if recurring else None
     for param, price in entries:
-        if price.type not in rules.price_types:
-            raise invalid(param, f"a payment link sells one-time prices only; {price.id} is recurring "
-                                 "(use mode subscription)")
-    if rules.needs_recurring:
-        recurring = [(param, price) for param, price in entries if price.type == "recurring"]
-        if not recurring:
-            raise invalid(cart_param, f"a {mode} link needs at least one recurring price")
-        first = recurring[0][1]
-        for param, price in recurring[1:]:
-            if (price.interval, price.interval_count) != (first.interval, first.interval_count):
+        with checks.field():
+            if price.currency != currency:
+                raise invalid(param, f"all items of a link share one currency ({currency}); {price.id} is in "
+                                     f"{price.currency}")
+            if price.type not in rules.price_types:
+                raise invalid(param, f"a payment link sells one-time prices only; {price.id} is recurring "
+                                     "(use mode subscription)")
+            if first is not None and price.type == "recurring" and \
+                    (price.interval, price.interval_count) != (first.interval, first.interval_count):
                 raise invalid(param, f"all recurring prices of a link bill on one schedule (every "
                                      f"{first.interval_count} {first.interval}); {price.id} bills every "
                                      f"{price.interval_count} {price.interval}")
+    if rules.needs_recurring and not recurring:
+        with checks.field():
+            raise invalid(cart_param, f"a {mode} link needs at least one recurring price")
+    checks.raise_any()
     return currency
 
 
@@ -313,27 +335,51 @@ def _package_prices(session: Session, owner: Owner, package_ids: Sequence[str]) 
 
 # ---- services -------------------------------------------------------------------------------
 
-def create(uow: UnitOfWork, owner: Owner, cmd: NewPaymentLink) -> PaymentLink:
-    validate_new(cmd)
+@dataclass
+class CheckedCart:
+    line_items: list[dict[str, Any]]
+    currency: str | None
+    total: int
+
+
+def check_new(uow: UnitOfWork, owner: Owner, cmd: NewPaymentLink, checks: Checks | None = None) -> CheckedCart:
+    """Every rule of a new link, lookups included, without making it: each independent failure is
+    raised together (or added to `checks`, for a caller that found more of its own)."""
+    mine = checks or Checks()
+    validate_new(cmd, mine)
     session = uow.session
-    line_items: list[dict[str, Any]] = []
-    currency: str | None = None
-    total = 0
-    if cmd.line_items is not None:
-        entries = _line_item_prices(uow, owner, cmd.line_items)
-        currency = check_cart_prices(cmd.mode, entries, "line_items")
-        prices = [price for _, price in entries]
-        line_items = expand_line_items(cmd.line_items, prices)
-        total = cart_total([(price, item.quantity) for price, item in zip(prices, cmd.line_items)])
-    elif cmd.package_ids is not None:
-        entries = _package_prices(session, owner, cmd.package_ids)
-        currency = check_cart_prices(cmd.mode, entries, "package_ids")
-        total = cart_total([(price, 1) for _, price in entries])
+    cart = CheckedCart([], None, 0)
+    cart_ok = not (mine.failed("line_items") or mine.failed("package_ids") or mine.failed("mode"))
+    if cart_ok and cmd.line_items is not None:
+        with mine.field():
+            entries = _line_item_prices(uow, owner, cmd.line_items)
+            cart.currency = check_cart_prices(cmd.mode, entries, "line_items")
+            prices = [price for _, price in entries]
+            cart.line_items = expand_line_items(cmd.line_items, prices)
+            cart.total = cart_total([(price, item.quantity) for price, item in zip(prices, cmd.line_items)])
+    elif cart_ok and cmd.package_ids is not None:
+        with mine.field():
+            entries = _package_prices(session, owner, cmd.package_ids)
+            cart.currency = check_cart_prices(cmd.mode, entries, "package_ids")
+            cart.total = cart_total([(price, 1) for _, price in entries])
     if cmd.customer_id is not None:
-        _owned_or_invalid(session, Customer, owner, cmd.customer_id, "customer_id")
+        with mine.field():
+            _owned_or_invalid(session, Customer, owner, cmd.customer_id, "customer_id")
+    if cmd.coupon_id is not None and not mine.failed("coupon_id"):
+        with mine.field():
+            coupon = _owned_or_invalid(session, Coupon, owner, cmd.coupon_id, "coupon_id")
+            # With a cart that failed, its currency is unknown: only the coupon's own rules apply.
+            check_coupon(coupon, cart.currency if cart.currency else coupon.currency, utcnow())
+    if checks is None:
+        mine.raise_any()
+    return cart
+
+
+def create(uow: UnitOfWork, owner: Owner, cmd: NewPaymentLink) -> PaymentLink:
+    cart = check_new(uow, owner, cmd)
+    session = uow.session
+    line_items, currency, total = cart.line_items, cart.currency, cart.total
     now = utcnow()
-    if cmd.coupon_id is not None:
-        check_coupon(_owned_or_invalid(session, Coupon, owner, cmd.coupon_id, "coupon_id"), currency, now)
     link = PaymentLink(
         id=new_id("pl", owner.livemode), account_id=owner.account_id, livemode=owner.livemode,
         created_at=now, updated_at=now, secure_token=new_url_token(), name=cmd.name, mode=cmd.mode,
@@ -351,13 +397,16 @@ def create(uow: UnitOfWork, owner: Owner, cmd: NewPaymentLink) -> PaymentLink:
 
 
 def update(uow: UnitOfWork, owner: Owner, link_id: str, changes: PaymentLinkUpdate) -> PaymentLink:
-    validate_update(changes)
     link = get_owned(uow.session, PaymentLink, owner, link_id, lock=True)
+    checks = Checks()
+    validate_update(changes, checks)
     given = changes.given()
     if given.get("coupon_id") is not None:
-        check_coupon_allowed(link.mode, given["coupon_id"])
-        coupon = _owned_or_invalid(uow.session, Coupon, owner, given["coupon_id"], "coupon_id")
-        check_coupon(coupon, link.currency, utcnow())
+        with checks.field():
+            check_coupon_allowed(link.mode, given["coupon_id"])
+            coupon = _owned_or_invalid(uow.session, Coupon, owner, given["coupon_id"], "coupon_id")
+            check_coupon(coupon, link.currency, utcnow())
+    checks.raise_any()
     changed = False
     was_active = link.is_active
     for name, value in given.items():

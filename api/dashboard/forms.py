@@ -12,7 +12,7 @@ from decimal import Decimal
 from api.dashboard.web import Form
 from domain import catalog, payment_links, payment_records, processors
 from domain.currencies import exponent, format_atoms
-from domain.errors import DomainError, invalid
+from domain.errors import Checks, DomainError, InvalidRequest, invalid
 from domain.rules import require_currency
 
 LINK_ROWS = payment_links.MAX_LINE_ITEMS
@@ -37,18 +37,83 @@ def field_for(param: str | None, fields: set[str]) -> str:
 
 
 def errors_of(error: DomainError, fields: set[str], rename: dict[str, str] | None = None,
-              labels: dict[str, str] | None = None) -> dict[str, str]:
-    """The error next to the field it names; `labels` say parameter names in the message as the
-    form's labels do ("secret_key must ..." -> "secret key must ...")."""
-    param = error.param or ""
-    for given, shown in (rename or {}).items():  # command index -> form row
-        if param == given or param.startswith((given + ".", given + "[")):
-            param = shown + param[len(given):]
-            break
-    message = error.message
-    for name, label in (labels or {}).items():
-        message = re.sub(rf"\b{re.escape(name)}\b", label, message)
-    return {field_for(param, fields): message}
+              labels: dict[str, str] | None = None, names: dict[str, str] | None = None) -> dict[str, str]:
+    """Every field error of `error`, each next to the field it names (the first for a field wins),
+    in the merchant's words: `labels` say parameter names as the form's labels do
+    ("expires_in_hours" -> "the session lifetime"), `names` say ids as the merchant knows them."""
+    shown: dict[str, str] = {}
+    every = error.field_errors if isinstance(error, InvalidRequest) else [error]
+    for each in every:
+        param = each.param or ""
+        for given, form_name in (rename or {}).items():  # command index -> form row
+            if param == given or param.startswith((given + ".", given + "[")):
+                param = form_name + param[len(given):]
+                break
+        shown.setdefault(field_for(param, fields), merchant_words(each.message, labels or {}, names or {}))
+    return shown
+
+
+_ID = re.compile(r"\b(?:price|pkg|coupon|prod|cus)_(?:test|live)_[A-Za-z0-9]+\b")
+_INDEXED = re.compile(r"\b([a-z_]+)\[[0-9]+\](?:\.([a-z_]+))?")
+_PHRASES = (
+    (re.compile(r"\b(\w+_atom) must be an integer from 0 to [0-9]+"), r"\1 is too large"),
+    (re.compile(r"\b(\w+_atom) must be an integer from 1 to [0-9]+"), r"\1 must be more than zero (and not huge)"),
+    (re.compile(r"\ban integer from\b"), "a whole number from"),
+    (re.compile(r"\bevery 1 (day|week|month|year)\b"), r"every \1"),
+    (re.compile(r"\bis not active\b"), "is archived"),
+    (re.compile(r"\bwhich is no longer active\b"), "which is archived"),
+    (re.compile(r"\baccepted_payment_methods must not be empty; leave it out to accept every method"),
+     "tick at least one payment method (or choose every method)"),
+    (re.compile(r"\(use mode subscription\)"), "(sell it with a Subscription link)"),
+    (re.compile(r"No such (price|package|coupon|customer|product): '[^']*'"), r"That \1 does not exist in this mode"),
+)
+
+
+def ids_in(error: DomainError) -> set[str]:
+    """The object ids an error's messages mention (to look their names up)."""
+    every = error.field_errors if isinstance(error, InvalidRequest) else [error]
+    return {found for each in every for found in _ID.findall(each.message)}
+
+
+def merchant_words(message: str, labels: dict[str, str], names: dict[str, str]) -> str:
+    for pattern, words in _PHRASES:
+        message = pattern.sub(words, message)
+    message = _INDEXED.sub(lambda found: labels.get(found.group(2) or found.group(1), found.group(2) or found.group(1)),
+                           message)
+    ids = {}  # names go in last, so that no label rewrites a name
+
+    def hold(found: re.Match) -> str:
+        ids[f"\x00{len(ids)}\x00"] = names.get(found.group(0), "it")
+        return f"\x00{len(ids) - 1}\x00"
+
+    message = _ID.sub(hold, message)
+    for name, label in sorted(labels.items(), key=lambda pair: -len(pair[0])):
+        if "_" not in name:  # a plain word ("currency") is already the merchant's
+            continue
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", label, message)
+    for held, name in ids.items():
+        message = message.replace(held, name)
+    return message
+
+
+def parsed(checks: Checks, parse, fallback):
+    """`parse()`, or `fallback` when the text is not the shape asked for (the failure is kept in
+    `checks`, so the domain's rules still run over the rest of the form)."""
+    try:
+        return parse()
+    except InvalidRequest as failure:
+        checks.failures.extend(failure.field_errors)
+        return fallback
+
+
+def submit(checks: Checks, validate, act):
+    """Run the domain command `act()` unless the form's own reading failed: then only `validate()`
+    (the domain's checks, which change nothing), and raise every failure together."""
+    if checks.failures:
+        with checks.field():
+            validate()
+        checks.raise_any()
+    return act()
 
 
 def whole_number(form: Form, name: str, default: int | None = None, param: str | None = None) -> int | None:
@@ -88,9 +153,19 @@ LINK_FIELDS = {"name", "mode", "cart", "line_items", "package_ids", "coupon_id",
                "customer_id"} | {f"line_items[{row}].{name}" for row in range(LINK_ROWS) for name in ROW_FIELDS}
 
 
-def link_command(form: Form) -> tuple[payment_links.NewPaymentLink, dict[str, str]]:
+LINK_LABELS = {
+    "line_items": "prices", "package_ids": "packages", "price_id": "the price", "quantity": "the quantity",
+    "description": "the description", "coupon_id": "the coupon", "free_trial_days": "the free trial (days)",
+    "success_url": "the success URL", "return_url": "the return URL",
+    "expires_in_hours": "the session lifetime (hours)", "allow_cart_edit": "changing quantities",
+    "accepted_payment_methods": "accepted payment methods", "customer_id": "the customer", "metadata": "metadata",
+}
+
+
+def link_command(form: Form, checks: Checks) -> tuple[payment_links.NewPaymentLink, dict[str, str]]:
     """The link to create, and how the command's item indexes map back to form rows (empty rows
-    are skipped). Fields hidden for the chosen mode are not read."""
+    are skipped). Fields hidden for the chosen mode are not read; a number that is not one is
+    kept in `checks` (and a valid stand-in used, so that the rest is still checked)."""
     mode = form.get("mode") or "payment"
     line_items, package_ids, rename = None, None, {}
     if mode != "setup":
@@ -102,8 +177,8 @@ def link_command(form: Form) -> tuple[payment_links.NewPaymentLink, dict[str, st
                 price_id = form.get(f"line_items[{row}].price_id")
                 if not price_id:
                     continue
-                name = f"line_items[{row}].quantity"
-                quantity = whole_number(form, name, default=1)
+                param = f"line_items[{len(items)}].quantity"
+                quantity = parsed(checks, lambda: whole_number(form, f"line_items[{row}].quantity", 1, param), 1)
                 rename[f"line_items[{len(items)}]"] = f"line_items[{row}]"
                 items.append(payment_links.LineItem(price_id, quantity,
                                                     form.optional(f"line_items[{row}].description")))
@@ -112,11 +187,31 @@ def link_command(form: Form) -> tuple[payment_links.NewPaymentLink, dict[str, st
     cmd = payment_links.NewPaymentLink(
         name=form.optional("name"), mode=mode, line_items=line_items, package_ids=package_ids,
         coupon_id=form.optional("coupon_id") if mode != "setup" else None,
-        free_trial_days=whole_number(form, "free_trial_days") if mode == "subscription" else None,
+        free_trial_days=parsed(checks, lambda: whole_number(form, "free_trial_days"), None)
+        if mode == "subscription" else None,
         success_url=form.optional("success_url"), return_url=form.optional("return_url"),
-        expires_in_hours=whole_number(form, "expires_in_hours", payment_links.DEFAULT_EXPIRES_IN_HOURS),
-        allow_cart_edit=form.checked("allow_cart_edit"), accepted_payment_methods=methods)
+        expires_in_hours=parsed(checks, lambda: whole_number(form, "expires_in_hours",
+                                                             payment_links.DEFAULT_EXPIRES_IN_HOURS),
+                                payment_links.DEFAULT_EXPIRES_IN_HOURS),
+        allow_cart_edit=form.checked("allow_cart_edit") if mode != "setup" else False,
+        accepted_payment_methods=methods)
     return cmd, rename
+
+
+EDIT_FIELDS = {"name", "coupon_id", "success_url", "return_url", "accepted_payment_methods", "metadata",
+               "is_active"}
+
+
+def link_update(form: Form, mode: str) -> payment_links.PaymentLinkUpdate:
+    """What the edit form may change (PATCH's fields but metadata and is_active): every field is
+    sent, an empty one removes the value. A setup link takes no coupon, so its form has none."""
+    methods = form.getlist("accepted_payment_methods") if form.get("methods") == "some" else None
+    update = payment_links.PaymentLinkUpdate(
+        name=form.optional("name"), success_url=form.optional("success_url"),
+        return_url=form.optional("return_url"), accepted_payment_methods=methods)
+    if mode != "setup":
+        update.coupon_id = form.optional("coupon_id")
+    return update
 
 
 # ---- catalog ----------------------------------------------------------------------------------
@@ -128,48 +223,70 @@ COUPON_FIELDS = {"name", "kind", "percent_off", "amount_off", "currency", "durat
                  "max_redemptions", "redeem_by"}
 # Where the domain names an amount in atoms, the form asks for it as people write it.
 AMOUNT_FIELDS = {"unit_amount_atom": "unit_amount", "amount_off_atom": "amount_off"}
+CATALOG_LABELS = {
+    "unit_amount_atom": "the amount", "unit_amount": "the amount", "interval_count": "the number of intervals",
+    "interval": "the interval", "one_time": "one-time", "price_ids": "prices", "percent_off": "the percentage",
+    "amount_off_atom": "the amount off", "amount_off": "the amount off", "duration_in_months": "the number of months",
+    "max_redemptions": "the maximum redemptions", "redeem_by": "the last day", "product_id": "the product",
+    "currency": "the currency", "description": "the description",
+}
 
 
 def product_command(form: Form) -> catalog.NewProduct:
     return catalog.NewProduct(name=form.get("name"), description=form.optional("description"))
 
 
-def price_command(form: Form, product_id: str) -> catalog.NewPrice:
+def product_changes(form: Form) -> dict:
+    return {"name": form.get("name"), "description": form.optional("description")}
+
+
+def price_command(form: Form, product_id: str, checks: Checks) -> catalog.NewPrice:
     currency = form.get("currency").upper()
     price_type = form.get("type") or "one_time"
     recurring = price_type == "recurring"
     return catalog.NewPrice(
-        product_id=product_id, unit_amount_atom=amount_atoms(form.get("unit_amount"), currency, "unit_amount"),
+        product_id=product_id,
+        unit_amount_atom=parsed(checks, lambda: amount_atoms(form.get("unit_amount"), currency, "unit_amount"), 0),
         currency=currency, type=price_type, interval=form.optional("interval") if recurring else None,
-        interval_count=whole_number(form, "interval_count") if recurring else None)
+        interval_count=parsed(checks, lambda: whole_number(form, "interval_count"), None) if recurring else None)
 
 
 def package_command(form: Form) -> catalog.NewPackage:
     return catalog.NewPackage(name=form.get("name"), price_ids=form.getlist("price_ids"))
 
 
-def coupon_command(form: Form) -> catalog.NewCoupon:
+def coupon_command(form: Form, checks: Checks) -> catalog.NewCoupon:
     percent_off = amount_off = currency = None
     if form.get("kind") == "amount":
         currency = form.get("currency").upper()
-        amount_off = amount_atoms(form.get("amount_off"), currency, "amount_off")
+        amount_off = parsed(checks, lambda: amount_atoms(form.get("amount_off"), currency, "amount_off"), 1)
     else:
-        if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,6})?", form.get("percent_off")):
-            raise invalid("percent_off", "enter the percentage as a number, like 20 or 12.5")
-        percent_off = Decimal(form.get("percent_off"))
+        percent_off = parsed(checks, lambda: _percent(form.get("percent_off")), Decimal(1))
     duration = form.get("duration") or "once"
-    redeem_by = None
-    if form.get("redeem_by"):
-        try:
-            day = date.fromisoformat(form.get("redeem_by"))
-        except ValueError:
-            raise invalid("redeem_by", "enter a date, like 2030-12-31") from None
-        redeem_by = datetime.combine(day, time(23, 59, 59), UTC)
     return catalog.NewCoupon(
         name=form.get("name"), duration=duration, percent_off=percent_off, amount_off_atom=amount_off,
         currency=currency,
-        duration_in_months=whole_number(form, "duration_in_months") if duration == "repeating" else None,
-        max_redemptions=whole_number(form, "max_redemptions"), redeem_by=redeem_by)
+        duration_in_months=parsed(checks, lambda: whole_number(form, "duration_in_months"), 1)
+        if duration == "repeating" else None,
+        max_redemptions=parsed(checks, lambda: whole_number(form, "max_redemptions"), None),
+        redeem_by=parsed(checks, lambda: _last_moment(form.get("redeem_by")), None))
+
+
+def _percent(text: str) -> Decimal:
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,6})?", text):
+        raise invalid("percent_off", "enter the percentage as a number, like 20 or 12.5")
+    return Decimal(text)
+
+
+def _last_moment(text: str) -> datetime | None:
+    """A day typed as 2030-12-31 -> its last second, UTC."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise invalid("redeem_by", "enter a date, like 2030-12-31") from None
+    return datetime.combine(day, time(23, 59, 59), UTC)
 
 
 # ---- refunds ----------------------------------------------------------------------------------

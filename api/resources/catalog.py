@@ -25,6 +25,7 @@ class Noun:
     create: Callable[..., Any]
     view: Callable[[Any], Any]
     out: type
+    update_shape: type = schemas.ActiveUpdate
 
     @property
     def has_active(self) -> bool:
@@ -45,13 +46,13 @@ def _coupon_command(body: schemas.CouponCreate) -> catalog.NewCoupon:
 
 NOUNS = [
     Noun("products", schemas.ProductCreate, lambda b: catalog.NewProduct(**_plain(b)),
-         catalog.create_product, serializers.product, schemas.ProductOut),
+         catalog.create_product, serializers.product, schemas.ProductOut, schemas.ProductUpdate),
     Noun("prices", schemas.PriceCreate, lambda b: catalog.NewPrice(**_plain(b)),
          catalog.create_price, serializers.price, schemas.PriceOut),
     Noun("packages", schemas.PackageCreate, lambda b: catalog.NewPackage(**_plain(b)),
-         catalog.create_package, serializers.package, schemas.PackageOut),
+         catalog.create_package, serializers.package, schemas.PackageOut, schemas.NamedUpdate),
     Noun("coupons", schemas.CouponCreate, _coupon_command,
-         catalog.create_coupon, serializers.coupon, schemas.CouponOut),
+         catalog.create_coupon, serializers.coupon, schemas.CouponOut, schemas.NamedUpdate),
     Noun("customers", schemas.CustomerCreate, lambda b: catalog.NewCustomer(**_plain(b)),
          catalog.create_customer, serializers.customer, schemas.CustomerOut),
 ]
@@ -85,11 +86,13 @@ class Item:
 
 
 class ActivatableItem(Item):
-    """An object with `active`: `PATCH {"active": false}` deactivates it."""
+    """An object with `active`: `PATCH {"active": false}` archives it; products, packages and
+    coupons may also change their names (catalog.EDITABLE)."""
 
     def on_patch(self, req, resp, account_id: str, object_id: str) -> None:
-        body = read_json(req, schemas.ActiveUpdate, self.max_body_bytes)
-        changed = catalog.set_active(req.context.uow, req.context.owner, self.noun.path, object_id, body.active)
+        body = read_json(req, self.noun.update_shape, self.max_body_bytes)
+        given = {name: value for name, value in _plain(body).items() if value is not msgspec.UNSET}
+        changed = catalog.update(req.context.uow, req.context.owner, self.noun.path, object_id, given)
         respond(resp, self.noun.view(changed))
 
 
@@ -110,5 +113,6 @@ def add_routes(app, max_body_bytes: int) -> list[Operation]:
         ]
         if noun.has_active:
             operations.append(Operation("PATCH", item_path, f"update_{singular}", tag,
-                                        f"Activate or deactivate a {singular}", noun.out, schemas.ActiveUpdate))
+                                        f"Change a {singular}" if noun.update_shape is not schemas.ActiveUpdate
+                                        else f"Activate or deactivate a {singular}", noun.out, noun.update_shape))
     return operations

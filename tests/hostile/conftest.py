@@ -7,12 +7,18 @@ import pytest
 
 
 def assert_error(result, status: int, code: str | None = None, param=...) -> dict:
-    """Exactly `{"error": {"type", "code", "message", "param"}}` as JSON, with the given status."""
+    """Exactly `{"error": {"type", "code", "message", "param"}}` as JSON, with the given status
+    (and, when several fields were wrong at once, `errors`: each `{code, message, param}`, the
+    first being the one the other fields describe)."""
     assert result.status_code == status, (result.status, result.text[:500])
     assert result.headers["content-type"].startswith("application/json")
     body = json.loads(result.text)
-    assert list(body) == ["error"] and set(body["error"]) == {"type", "code", "message", "param"}
+    assert list(body) == ["error"] and set(body["error"]) - {"errors"} == {"type", "code", "message", "param"}
     error = body["error"]
+    if "errors" in error:
+        assert len(error["errors"]) > 1 and all(set(e) == {"code", "message", "param"} for e in error["errors"])
+        assert {k: error["errors"][0][k] for k in ("code", "message", "param")} == \
+            {k: error[k] for k in ("code", "message", "param")}
     assert all(isinstance(error[k], str) and error[k] for k in ("type", "code", "message"))
     if code is not None:
         assert error["code"] == code, error

@@ -96,7 +96,8 @@ def test_any_create_link_body_is_a_200_or_a_400_naming_a_real_field(merchant, ca
     assert error["param"] is not None, error
     # The field named is one the body has (or one a rule needs), never a made-up place.
     # An unknown field is named whole (its name may itself hold "[" or ".").
-    assert error["param"] in body or root_of(error["param"]) in set(body) | set(CREATE_FIELDS), (error, sorted(body))
+    for each in error.get("errors", [error]):  # every field error names a real place too
+        assert each["param"] in body or root_of(each["param"]) in set(body) | set(CREATE_FIELDS), (each, sorted(body))
 
 
 @PROPERTY_SETTINGS

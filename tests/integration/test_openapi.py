@@ -223,7 +223,8 @@ def test_response_schemas_match_responses(doc, merchant, noun, schema):
 
 def test_error_schema_is_the_specs(doc):
     detail = doc["components"]["schemas"]["ErrorDetail"]
-    assert set(detail["properties"]) == {"type", "code", "message", "param"}
+    assert set(detail["properties"]) == {"type", "code", "message", "param", "errors"}
+    assert set(detail["required"]) == {"type", "code", "message", "param"}  # `errors` only when there are several
 
 
 def test_health_is_public(doc):

@@ -566,3 +566,18 @@ def test_openapi_documents_the_routes(client):
     assert set(paths["/api/{account_id}/payment-links/{link_id}"]) == {"get", "patch", "delete"}
     names = [p["name"] for p in paths["/api/{account_id}/payment-links"]["get"]["parameters"]]
     assert {"is_active", "mode", "customer_id", "created[gte]", "created[lte]", "limit"} <= set(names)
+
+
+def test_a_link_with_several_independent_mistakes_is_told_them_all(merchant):
+    """The first mistake stays in SPEC 5's fields; `errors` lists every independent one, so a form
+    can show each next to its field. A check that needs a failed one (the cart's prices) is skipped."""
+    eur = merchant.price(currency="EUR")
+    usd = merchant.price(currency="USD")
+    result = merchant.post("/payment-links", json={
+        "line_items": [{"price_id": usd["id"]}, {"price_id": eur["id"]}], "free_trial_days": 7,
+        "customer_id": "cus_test_0000000000000000"})
+    assert result.status_code == 400
+    error = result.json["error"]
+    assert [e["param"] for e in error["errors"]] == ["free_trial_days", "line_items[1].price_id", "customer_id"]
+    assert (error["param"], error["message"]) == ("free_trial_days", error["errors"][0]["message"])
+    assert merchant.ok("GET", "/payment-links")["data"] == []

@@ -23,6 +23,8 @@ KINDS = {"products": "product", "prices": "price", "packages": "package", "coupo
 # add its body here, so the new endpoint is walked with a request that would otherwise succeed).
 BODIES = {
     "ActiveUpdate": {"active": False},
+    "ProductUpdate": {"name": "Taken over", "active": False},
+    "NamedUpdate": {"name": "Taken over", "active": False},
     "PaymentLinkUpdate": {"is_active": False, "name": "Taken over"},
     "ProductCreate": {"name": "Intruder"},
     "CustomerCreate": {"email": "intruder@example.com"},
