@@ -9,7 +9,10 @@ The `link_opens.rollup` beat job copies today's and yesterday's hashes into Post
 (`link_daily_opens`, domain/funnel.py). A Redis that restarts empty (or from an older snapshot)
 would count a day from zero again, so the rollup first raises each field back to what PostgreSQL
 already holds (`FLOOR_LUA`, atomic, by HINCRBY so concurrent opens are kept) and then stores the
-field's value: a restart loses at most the opens since the last rollup, never the day.
+field's value, never lowering a stored one. A restart so loses the opens between the last rollup
+before it and the first one after it (about a minute's worth with the beat every 60 s), never the
+day, and never counts an open twice (which adding the stored count back would, after a restore
+from an older snapshot).
 """
 from __future__ import annotations
 
