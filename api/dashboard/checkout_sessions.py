@@ -26,8 +26,9 @@ class SessionList:
                                            payment_link_id=link_id or None)
         except InvalidRequest:
             return redirect(resp, SESSIONS)
+        links = reports.link_choices(uow, owner)
         render(req, resp, "sessions.html", sessions=found.data, status_filter=status, statuses=STATUSES,
-               link_id=link_id, links=reports.link_choices(uow, owner), now=now, section="sessions",
+               link_id=link_id, links=links, link_names=dict(links), now=now, section="sessions",
                customers=payment_records.customers_by_id(uow, owner, [s.customer_id for s in found.data]),
                totals=reports.session_totals(uow, owner, now, status=status or None, payment_link_id=link_id or None),
                pages=pager(SESSIONS, {"status": status, "payment_link_id": link_id}, found, query))

@@ -38,6 +38,6 @@ class CustomerPage:
         sessions = checkout_sessions.page(uow, owner, PageQuery(limit=10, filters={"customer_id": customer.id}), now)
         render(req, resp, "customer.html", customer=customer, payments=payments.data, now=now,
                sessions=sessions.data, more_sessions=sessions.has_more,
-               totals=reports.payment_totals(uow, owner, customer_id=customer.id),
+               stat=reports.customer_stats(uow, owner, [customer.id])[customer.id],
                more_payments=payments.has_more, cards=payment_records.payment_methods_of(uow, owner, customer.id),
                card_label=labels.card_label, section="customers")
