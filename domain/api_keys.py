@@ -2,6 +2,11 @@
 last used), add one (its secret shown once: only the hash is kept), revoke one at once. An account
 keeps at least one key, so nobody locks themselves out of the API.
 
+Which keys a key may see and manage: a live key, every key of its account (it is the account's
+master: whoever holds it can move real money anyway); a test key, only test keys, so that a test
+key handed to CI or a staging host can never mint, list or revoke a live key (SPEC 2: a key acts on
+objects of its own mode). The dashboard's signed-in users manage every key (`caller=None`).
+
 Keys are not cached anywhere: every request looks its key up by hash (accounts.find_api_key),
 so a revoked key is refused from the next request on. The API and the dashboard both call these.
 """
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from domain.accounts import key_record
 from domain.db import UnitOfWork, utcnow
@@ -36,10 +42,15 @@ def prefix_of(key: ApiKey) -> str:
     return f"sk_{mode_name(key.livemode)}_"
 
 
-def active(uow: UnitOfWork, account_id: str) -> list[ApiKey]:
-    """The account's keys that still work, both modes, newest first."""
+def _visible(caller_livemode: bool | None) -> tuple:
+    """SQL conditions for the keys a caller sees: a test key's caller only test keys."""
+    return (ApiKey.livemode.is_(False),) if caller_livemode is False else ()
+
+
+def active(uow: UnitOfWork, account_id: str, caller_livemode: bool | None = None) -> list[ApiKey]:
+    """The account's keys that still work (those the caller may see), newest first."""
     return list(uow.session.scalars(
-        select(ApiKey).where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None), *_visible(caller_livemode))
         .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())))
 
 
@@ -53,9 +64,12 @@ def _active_count(uow: UnitOfWork, account_id: str) -> int:
                               .where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None)))
 
 
-def create(uow: UnitOfWork, account_id: str, mode: str, now: datetime | None = None) -> NewKey:
+def create(uow: UnitOfWork, account_id: str, mode: str, now: datetime | None = None,
+           caller_livemode: bool | None = None) -> NewKey:
     if mode not in MODES:
         raise invalid("mode", "mode must be live or test")
+    if caller_livemode is False and mode == "live":
+        raise invalid("mode", "a test key makes only test keys; make a live key with a live key or in the dashboard")
     _lock_account(uow, account_id)
     if _active_count(uow, account_id) >= MAX_ACTIVE_KEYS:
         raise Conflict(f"an account has at most {MAX_ACTIVE_KEYS} keys; revoke one first", code="too_many_keys")
@@ -67,20 +81,21 @@ def create(uow: UnitOfWork, account_id: str, mode: str, now: datetime | None = N
     return NewKey(record, secret)
 
 
-def get(uow: UnitOfWork, account_id: str, key_id: str) -> ApiKey:
-    """An unrevoked key of this account; another account's or a revoked one is not found."""
+def get(uow: UnitOfWork, account_id: str, key_id: str, caller_livemode: bool | None = None) -> ApiKey:
+    """An unrevoked key of this account the caller may see; any other is not found."""
     found = uow.session.scalars(select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == account_id,
-                                                     ApiKey.revoked_at.is_(None))).first() \
+                                                     ApiKey.revoked_at.is_(None), *_visible(caller_livemode))).first() \
         if plausible_token(key_id) else None
     if found is None:
         raise NotFound(f"No such API key: {key_id!r}")
     return found
 
 
-def revoke(uow: UnitOfWork, account_id: str, key_id: str, now: datetime | None = None) -> ApiKey:
+def revoke(uow: UnitOfWork, account_id: str, key_id: str, now: datetime | None = None,
+           caller_livemode: bool | None = None) -> ApiKey:
     """Revoked when this unit of work commits; the last working key of an account is refused."""
     _lock_account(uow, account_id)
-    key = get(uow, account_id, key_id)
+    key = get(uow, account_id, key_id, caller_livemode)
     if _active_count(uow, account_id) <= 1:
         raise Conflict("this is the account's last API key: make another one before revoking it",
                        code="last_api_key")
@@ -101,3 +116,4 @@ def mark_used(uow: UnitOfWork, key: ApiKey, now: datetime | None = None) -> None
         conn.execute(update(ApiKey).where(ApiKey.key_hash.in_(locked), (ApiKey.last_used_at.is_(None)) |
                                           (ApiKey.last_used_at < now - USED_RESOLUTION))
                      .values(last_used_at=now))
+    set_committed_value(key, "last_used_at", now)  # what this request reads of it, without a second write

@@ -1,6 +1,8 @@
 """API keys (SPEC 10): list (prefix and last four, mode, created, last used; never a secret), add
 one (mode live or test, by default the calling key's; the secret shown once), revoke one (refused
-from the very next request), and an account always keeps one key, also under concurrent revocations."""
+from the very next request), and an account always keeps one key, also under concurrent revocations.
+A live key manages every key of its account; a test key only test keys (it never sees, makes or
+revokes a live one)."""
 from __future__ import annotations
 
 import threading
@@ -34,11 +36,26 @@ def test_an_account_lists_its_two_first_keys_without_their_secrets(merchant):
 def test_a_new_key_is_of_the_calling_keys_mode_unless_told_and_works_at_once(merchant):
     made = merchant.in_test_mode().ok("POST", "/api-keys", {})
     assert made["mode"] == "test" and made["secret"].startswith("sk_test_") and made["last4"] == made["secret"][-4:]
-    live = merchant.in_test_mode().ok("POST", "/api-keys", {"mode": "live"})
+    assert merchant.ok("POST", "/api-keys", {})["mode"] == "live"
+    another_test = merchant.ok("POST", "/api-keys", {"mode": "test"})
+    assert another_test["mode"] == "test" and another_test["secret"].startswith("sk_test_")
+    live = merchant.ok("POST", "/api-keys", {"mode": "live"})
     assert live["mode"] == "live" and live["secret"].startswith("sk_live_")
     assert merchant.get("/account", key=live["secret"]).status_code == 200
     listed = {k["id"]: k for k in keys_of(merchant)}
     assert made["id"] in listed and "secret" not in listed[made["id"]] and listed[live["id"]]["last_used_at"]
+
+
+def test_a_test_key_never_sees_makes_or_revokes_a_live_key(merchant):
+    test = merchant.in_test_mode()
+    live_key = next(k for k in keys_of(merchant) if k["mode"] == "live")
+    assert {k["mode"] for k in keys_of(test)} == {"test"}
+    refused = test.post("/api-keys", json={"mode": "live"})
+    assert refused.status_code == 400 and refused.json["error"]["param"] == "mode"
+    assert test.get(f"/api-keys/{live_key['id']}").status_code == 404
+    assert test.delete(f"/api-keys/{live_key['id']}").status_code == 404
+    assert merchant.ok("GET", f"/api-keys/{live_key['id']}")["id"] == live_key["id"]
+    assert len(keys_of(merchant)) == 2
 
 
 def test_a_bad_mode_is_a_400_naming_it_and_makes_nothing(merchant):
