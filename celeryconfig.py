@@ -73,4 +73,6 @@ beat_schedule = {
     "emails.send_due": {"task": "emails.send_due", "schedule": 30.0},
     # Events are kept 30 days.
     "events.purge_expired": {"task": "events.purge_expired", "schedule": 3600.0},
+    # Share-URL opens counted in Redis -> link_daily_opens (the dashboard's funnels), today and yesterday.
+    "link_opens.rollup": {"task": "link_opens.rollup", "schedule": 60.0},
 }

@@ -13,13 +13,14 @@ from api.enqueue import CelerySender, TaskSender
 from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, SecurityHeaders, UnitOfWorkMiddleware
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
-from api.resources import (account, catalog, checkout_sessions, docs, events, health, payment_links, payments,
+from api.resources import (account, api_keys, catalog, checkout_sessions, docs, events, health, payment_links, payments,
                            processor_webhooks, share, webhook_endpoints)
 from api.routing import Router
 from domain.db import UnitOfWork, make_engine, session_factory
 from domain.events import Outbox
 from domain.link_reader import LinkReader
 from domain.processors import Processors, SecretBox
+from runtime.link_opens import OpenCounter
 from runtime.settings import Settings
 
 
@@ -81,10 +82,12 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     operations += checkout_sessions.add_routes(app, settings)
     operations += payments.add_routes(app, deps)
     operations += account.add_routes(app, deps)
+    operations += api_keys.add_routes(app, settings.max_body_bytes)
     operations += events.add_routes(app, settings)
     operations += webhook_endpoints.add_routes(app, settings, deps.processors.box)
     app.add_route("/api/pay/share/{secure_token}",
-                  share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender))
+                  share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender,
+                              OpenCounter(deps.redis, settings.redis_key_prefix)))
     operations += share.OPERATIONS
     checkout.add_routes(app, settings, deps)
     processor_webhooks.add_routes(app, settings, deps.processors)

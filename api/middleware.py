@@ -9,7 +9,7 @@ import falcon
 
 from api.errors import ApiError, send
 from api.http import raw_body
-from domain import idempotency
+from domain import api_keys, idempotency
 from domain.accounts import find_api_key
 from domain.db import UnitOfWork
 from domain.ids import random_base62
@@ -133,6 +133,7 @@ class Authenticate:
                            headers={"WWW-Authenticate": 'Bearer realm="paymentkit"'})
         if key.account_id != params["account_id"]:
             raise ApiError(404, "resource_missing", f"No such account: {params['account_id']!r}")
+        api_keys.mark_used(req.context.uow, key)
         req.context.owner = Owner(key.account_id, key.livemode)
 
 

@@ -22,6 +22,7 @@ TAGS = {
     "checkout_sessions": "Checkout sessions made from payment links", "share": "The public share URL",
     "payments": "Payments taken at checkout", "refunds": "Money given back on a payment",
     "payment_methods": "Cards saved to customers", "account": "What customers see of the merchant",
+    "api_keys": "The account's API keys: list, add (shown once), revoke",
     "processor": "The processor that takes each mode's payments",
     "health": "Liveness and readiness for load balancers",
     "events": "Events: what happened, kept 30 days", "webhook_endpoints": "Webhook endpoints and their deliveries",

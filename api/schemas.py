@@ -567,6 +567,29 @@ class AccountOut(Response, kw_only=True):
     created_at: datetime
 
 
+class ApiKeyCreate(Request, kw_only=True):
+    mode: Literal["live", "test"] | UnsetType = msgspec.field(default=UNSET)
+
+
+class ApiKeyOut(Response, kw_only=True):
+    """A key as it is listed: never its secret, only how it starts and its last four characters."""
+
+    id: str
+    object: Literal["api_key"] = "api_key"
+    mode: Literal["live", "test"]
+    livemode: bool
+    prefix: str
+    last4: Annotated[str | None, Meta(description="null for keys made before the last four were kept")]
+    created_at: datetime
+    last_used_at: Annotated[datetime | None, Meta(description="to the minute; null until first used")]
+
+
+class ApiKeySecretOut(ApiKeyOut, kw_only=True):
+    """The new key with its secret: only in the answer that made it; only a hash is kept."""
+
+    secret: str
+
+
 def _stripe_key(param: str) -> Any:
     return Annotated[str, Meta(max_length=rules.MAX_NAME_CHARS, extra_json_schema={
         "pattern": processors.STRIPE_KEY_PATTERNS[param],

@@ -1,4 +1,5 @@
-"""Merchant accounts, their API keys (one live, one test; stored only as hashes) and what
+"""Merchant accounts, their first API keys (one live, one test; stored only as hashes; domain/api_keys.py
+lists, adds and revokes keys) and what
 customers see of them on the hosted pages (SPEC 10: display name, support email, brand colour)."""
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from domain.db import UnitOfWork, utcnow
 from domain.errors import invalid
-from domain.ids import hash_secret, new_account_id, new_api_key
+from domain.ids import hash_secret, new_account_id, new_api_key, new_id
 from domain.models import Account, ApiKey
 from domain.payment_links import UNCHANGED, Unchanged
 from domain.rules import MAX_NAME_CHARS, require_email, require_text
@@ -35,19 +36,24 @@ def create_account(uow: UnitOfWork, name: str) -> NewAccount:
     live_key, test_key = new_api_key(True), new_api_key(False)
     uow.session.add(account)
     uow.session.flush()
-    uow.session.add_all([
-        ApiKey(key_hash=hash_secret(live_key), account_id=account.id, livemode=True, created_at=now),
-        ApiKey(key_hash=hash_secret(test_key), account_id=account.id, livemode=False, created_at=now),
-    ])
+    uow.session.add_all([key_record(live_key, account.id, True, now), key_record(test_key, account.id, False, now)])
     uow.session.flush()
     return NewAccount(account.id, live_key, test_key)
 
 
+def key_record(secret: str, account_id: str, livemode: bool, now) -> ApiKey:
+    """What is kept of a new key: its hash, an id, its last four characters."""
+    return ApiKey(key_hash=hash_secret(secret), id=new_id("key", livemode), account_id=account_id, livemode=livemode,
+                  created_at=now, last4=secret[-4:])
+
+
 def find_api_key(session: Session, presented_key: str) -> ApiKey | None:
-    """The key's record, looked up by its hash (so no secret is ever compared in clear)."""
+    """The key's record, looked up by its hash (so no secret is ever compared in clear); None once
+    revoked. Read from the database on every request (no cache), so a revocation holds at once."""
     if not presented_key.startswith(("sk_live_", "sk_test_")):
         return None
-    return session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_secret(presented_key))).first()
+    return session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_secret(presented_key),
+                                                ApiKey.revoked_at.is_(None))).first()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The stored objects, as SQLAlchemy 2 typed mappings. The schema itself comes from migrations/."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -65,9 +65,13 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)  # `key_live_...`: names the key without its secret
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     livemode: Mapped[bool]
     created_at: Mapped[datetime]
+    last4: Mapped[str | None] = mapped_column(String(4))  # None for keys made before it was kept
+    last_used_at: Mapped[datetime | None]  # to the minute (domain/api_keys.py)
+    revoked_at: Mapped[datetime | None]  # a revoked key authenticates nothing
 
 
 class _Owned:
@@ -520,3 +524,14 @@ class Email(Base):
         Index("emails_one_per_event_and_kind", "event_id", "kind", unique=True),
         Index("emails_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     )
+
+
+class LinkDailyOpens(Base):
+    """How often a link's share URL was opened (a session enqueued) on one UTC day: counted in
+    Redis on the share path, copied here by the `link_opens.rollup` beat job (domain/funnel.py)."""
+
+    __tablename__ = "link_daily_opens"
+    payment_link_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    opens: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]

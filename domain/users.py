@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from domain.db import UnitOfWork, utcnow
-from domain.errors import invalid
+from domain.errors import Conflict, InvalidRequest, NotFound, invalid
 from domain.ids import hash_secret, random_base62
 from domain.models import Account, User, WebSession
 from domain.rules import require_email
@@ -137,3 +137,59 @@ def set_mode(uow: UnitOfWork, web_session: WebSession, livemode: bool) -> None:
     """The live/test switch: what the dashboard shows and makes, like a live or test API key."""
     web_session.livemode = livemode
     uow.session.flush()
+
+
+# ---- an account's users (the dashboard's Settings → Users) ---------------------------------
+
+def of_account(uow: UnitOfWork, account_id: str) -> list[User]:
+    return list(uow.session.scalars(select(User).where(User.account_id == account_id)
+                                    .order_by(User.created_at, User.id)))
+
+
+def get_user(uow: UnitOfWork, account_id: str, user_id: str) -> User:
+    found = uow.session.scalars(select(User).where(User.id == user_id, User.account_id == account_id)).first() \
+        if isinstance(user_id, str) and len(user_id) <= 64 else None
+    if found is None:
+        raise NotFound(f"No such user: {user_id!r}")
+    return found
+
+
+def remove_user(uow: UnitOfWork, account_id: str, user_id: str, acting: User) -> None:
+    """Another user of the account: gone with their sessions (signed out at once). A user does not
+    remove themselves, so an account always keeps the one who is signed in."""
+    user = get_user(uow, account_id, user_id)
+    if user.id == acting.id:
+        raise Conflict("you cannot remove yourself; ask another user of the account", code="remove_self")
+    uow.session.delete(user)
+    uow.session.flush()
+
+
+def change_password(uow: UnitOfWork, user: User, current: str, new: str, repeated: str,
+                    keep_session: str | None = None) -> None:
+    """Every error at once, each naming its field; other sessions of the user end (keep_session:
+    the token hash of the one making the change)."""
+    errors: dict[str, str] = {}
+    try:
+        _hasher.verify(user.password_hash, current or "")
+    except (VerificationError, InvalidHashError):
+        errors["current_password"] = "the current password is wrong"
+    try:
+        check_password(new, "new_password")
+    except InvalidRequest as bad:
+        errors["new_password"] = bad.message
+    if "new_password" not in errors and new != repeated:
+        errors["repeat_password"] = "the two new passwords differ"
+    if errors:
+        raise FormErrors(errors)
+    user.password_hash = _hasher.hash(new)
+    uow.session.execute(delete(WebSession).where(WebSession.user_id == user.id, WebSession.id != keep_session))
+    uow.session.flush()
+
+
+class FormErrors(InvalidRequest):
+    """Several fields wrong at once: `errors` maps each to its message."""
+
+    def __init__(self, errors: dict[str, str]):
+        first = next(iter(errors))
+        super().__init__(errors[first], param=first)
+        self.errors = errors

@@ -30,6 +30,7 @@ JOBS: dict[str, Job] = {
     "events.purge_expired": Job("default"),
     "emails.send": Job("emails"),
     "emails.send_due": Job("emails"),
+    "link_opens.rollup": Job("default"),
 }
 
 QUEUES: tuple[str, ...] = tuple(sorted({job.queue for job in JOBS.values()}))

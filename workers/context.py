@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import UnitOfWork, make_engine, session_factory
 from domain.processors import Processors, SecretBox
 from runtime import logs
+from runtime.link_opens import OpenReader
 from runtime.settings import Settings
 
 _factory: sessionmaker[Session] | None = None
@@ -45,8 +48,9 @@ def settings() -> Settings:
 
 def use_settings(given: Settings) -> None:
     """Point the tasks of this process at given settings (tests use their own)."""
-    global _settings
+    global _settings, _opens_reader
     _settings = given
+    _opens_reader = None
 
 
 def _outbox():
@@ -59,6 +63,19 @@ def unit_of_work() -> UnitOfWork:
         settings = Settings.from_env()
         _factory = session_factory(make_engine(settings.database_url, settings.db_pool_size))
     return UnitOfWork(_factory, _sender, outbox=_outbox())
+
+
+_opens_reader: OpenReader | None = None
+
+
+def opens_reader() -> OpenReader:
+    """The share-URL open counters (on the rate limiter's Redis, under this process's key prefix)."""
+    global _opens_reader
+    if _opens_reader is None:
+        config = settings()
+        _opens_reader = OpenReader(redis.Redis.from_url(config.rate_limit_redis_url, socket_connect_timeout=2,
+                                                        socket_timeout=5), config.redis_key_prefix)
+    return _opens_reader
 
 
 def processors() -> Processors:

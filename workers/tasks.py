@@ -11,15 +11,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import msgspec
 
-from domain import (checkout_payments, checkout_sessions, events, expiry, idempotency, payment_records,
+from domain import (checkout_payments, checkout_sessions, events, expiry, funnel, idempotency, payment_records,
                     processor_events, webhooks)
 from domain import emails as email_records
 from domain.db import utcnow
 from domain.ids import random_base62
 from domain.processors import SecretBox
 from runtime import metrics, webhook_http
+from runtime.link_opens import rollup_days
 from workers import app, emails
-from workers.context import processors, settings, unit_of_work
+from workers.context import opens_reader, processors, settings, unit_of_work
 
 log = logging.getLogger("paymentkit.workers")
 
@@ -286,3 +287,18 @@ def send_due_emails() -> int:
         handed = email_records.hand_out_due(uow, utcnow())
         uow.commit()
     return handed
+
+
+# ---- link funnels ---------------------------------------------------------------------------
+
+@app.task(name="link_opens.rollup", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=3)
+def rollup_link_opens() -> int:
+    """Beat, every minute: copy today's and yesterday's share-URL open counters from Redis into
+    link_daily_opens (runtime/link_opens.py says what a Redis restart does)."""
+    reader, now, stored = opens_reader(), utcnow(), 0
+    for day in rollup_days(now):
+        with unit_of_work() as uow:
+            counts = reader.read(day, funnel.stored_opens(uow, day))
+            stored += funnel.store_opens(uow, day, counts, now)
+            uow.commit()
+    return stored

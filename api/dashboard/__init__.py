@@ -2,7 +2,7 @@
 as the API, signed in with email and password, scoped to one account and the live/test switch."""
 from __future__ import annotations
 
-from api.dashboard import (auth, catalog, checkout_sessions, customers, payment_links, payments, processor_settings,
+from api.dashboard import (account_settings, auth, catalog, checkout_sessions, customers, payment_links, payments, processor_settings,
                            webhooks)
 from api.dashboard.web import PREFIX, STATIC, BadForm, Cookies, PageNotFound, handle_bad_form, handle_not_found, \
     redirect
@@ -50,6 +50,7 @@ def add_routes(app, settings, deps) -> None:
     app.add_route(f"{customers.CUSTOMERS}/{{customer_id}}", customers.CustomerPage())
     app.add_route(processor_settings.SETTINGS, processor_settings.SettingsHome())
     app.add_route(processor_settings.PROCESSOR, processor_settings.ProcessorPage(settings, deps.processors))
+    account_settings.add_routes(app, settings)
     app.add_route(webhooks.WEBHOOKS, webhooks.Endpoints(settings, deps.processors.box))
     app.add_route(f"{webhooks.WEBHOOKS}/{{endpoint_id}}", webhooks.EndpointPage(settings, deps.processors.box))
     app.add_route(webhooks.EVENTS, webhooks.EventList())

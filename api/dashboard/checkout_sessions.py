@@ -1,10 +1,10 @@
-"""Checkout Sessions: the list (by status, or of one link) and a session's snapshot, amounts,
-customer and payment."""
+"""Checkout Sessions: the list (by status and link, with each session's customer and the list's
+totals) and a session's snapshot, amounts, customer and payment."""
 from __future__ import annotations
 
 from api.dashboard import labels
 from api.dashboard.web import PREFIX, owned, page_query, pager, redirect, render
-from domain import checkout_sessions, payment_links, payment_records
+from domain import checkout_sessions, payment_links, payment_records, reports
 from domain.db import utcnow
 from domain.errors import InvalidRequest
 
@@ -20,13 +20,17 @@ class SessionList:
         link_id = (req.get_param("payment_link_id") or "")[:64]
         now = utcnow()
         query = page_query(req, {})
+        uow, owner = req.context.uow, req.context.owner
         try:
-            found = checkout_sessions.page(req.context.uow, req.context.owner, query, now, status=status or None,
+            found = checkout_sessions.page(uow, owner, query, now, status=status or None,
                                            payment_link_id=link_id or None)
         except InvalidRequest:
             return redirect(resp, SESSIONS)
+        links = reports.link_choices(uow, owner)
         render(req, resp, "sessions.html", sessions=found.data, status_filter=status, statuses=STATUSES,
-               link_id=link_id, now=now, section="sessions",
+               link_id=link_id, links=links, link_names=dict(links), now=now, section="sessions",
+               customers=payment_records.customers_by_id(uow, owner, [s.customer_id for s in found.data]),
+               totals=reports.session_totals(uow, owner, now, status=status or None, payment_link_id=link_id or None),
                pages=pager(SESSIONS, {"status": status, "payment_link_id": link_id}, found, query))
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import segno
 
 from api import serializers
-from api.dashboard import forms, labels
+from api.dashboard import forms, funnel_chart, labels
 from api.dashboard.auth import csrf_token
 from api.dashboard.web import PREFIX, owned, pager, page_query, read_form, redirect, render
-from domain import catalog, checkout_sessions, payment_links, payment_records
+from domain import catalog, checkout_sessions, funnel, payment_links, payment_records
 from domain.db import utcnow
 from domain.errors import Checks, InvalidRequest
 from domain.queries import PageQuery
@@ -88,6 +88,7 @@ class LinkPage:
         qr = segno.make(url, error="m")
         sessions = checkout_sessions.page(uow, owner, PageQuery(limit=10), now, payment_link_id=link.id)
         coupon = owned(catalog.get, req, "coupons", link.coupon_id) if link.coupon_id else None
+        days = funnel.daily(uow, owner, link.id, now)
         render(req, resp, "link.html", link=link, url=url, csrf_token=csrf_token(req),
                sells=labels.link_sells(uow, owner, [link])[link.id],
                methods=payment_links.PAYMENT_METHODS,
@@ -96,7 +97,9 @@ class LinkPage:
                coupon=labels.coupon_label(coupon) if coupon else None,
                counts=payment_links.counts(uow, owner, link.id, now), sessions=sessions.data,
                revenue=payment_records.link_revenue(uow, owner, link.id),
-               more_sessions=sessions.has_more, now=now, section="links")
+               more_sessions=sessions.has_more, now=now, section="links", funnel=days,
+               funnel_bars=funnel_chart.bars(days), funnel_text=funnel_chart.description(days),
+               conversion=funnel.conversion)
 
 
 class LinkDeactivate:

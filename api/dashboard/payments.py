@@ -1,4 +1,4 @@
-"""Payments: the list (by status, or of one customer), a payment's page (amounts, card, customer,
+"""Payments: the list (by status, customer or link, with the list's totals), a payment's page (amounts, card, customer,
 where it came from, its refunds) and Refund, which asks for confirmation first. Every refund
 rule is the domain's (domain/payment_records.py), as in the API."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from api.dashboard import forms, labels
 from api.dashboard.auth import csrf_token
 from api.dashboard.web import PREFIX, owned, page_query, pager, read_form, redirect, render
-from domain import checkout_sessions, payment_links, payment_records
+from domain import checkout_sessions, payment_links, payment_records, reports
 from domain.db import utcnow
 from domain.errors import Conflict, InvalidRequest
 from domain.payments.states import PaymentStatus
@@ -26,16 +26,21 @@ class PaymentList:
         uow, owner = req.context.uow, req.context.owner
         status = req.get_param("status") if req.get_param("status") in STATUSES else ""
         customer_id = (req.get_param("customer_id") or "")[:64]
+        link_id = (req.get_param("payment_link_id") or "")[:64]
         filters = {name: value for name, value in (("status", status), ("customer_id", customer_id)) if value}
         query = page_query(req, filters)
         try:
-            found = payment_records.page(uow, owner, query)
+            found = reports.payments_page(uow, owner, query, payment_link_id=link_id or None)
         except InvalidRequest:  # a cursor from the other mode, or made up
             return redirect(resp, PAYMENTS)
         customers = payment_records.customers_by_id(uow, owner, [p.customer_id for p in found.data])
+        totals = reports.payment_totals(uow, owner, status=status or None, customer_id=customer_id or None,
+                                        payment_link_id=link_id or None)
         render(req, resp, "payments.html", payments=found.data, customers=customers, status_filter=status,
-               statuses=STATUSES, customer_id=customer_id, card_label=labels.card_label, section="payments",
-               pages=pager(PAYMENTS, {"status": status, "customer_id": customer_id}, found, query))
+               statuses=STATUSES, customer_id=customer_id, link_id=link_id, links=reports.link_choices(uow, owner),
+               totals=totals, card_label=labels.card_label, section="payments",
+               pages=pager(PAYMENTS, {"status": status, "customer_id": customer_id, "payment_link_id": link_id},
+                           found, query))
 
 
 def _page(req, resp, payment, processors: Processors, values=None, errors=None, status=200, refunded=None) -> None:

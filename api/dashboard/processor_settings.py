@@ -17,7 +17,7 @@ class SettingsHome:
     dashboard = True
 
     def on_get(self, req, resp) -> None:
-        redirect(resp, PROCESSOR)
+        redirect(resp, f"{SETTINGS}/account")
 
 
 class ProcessorPage:

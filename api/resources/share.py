@@ -2,7 +2,8 @@
 
 Rate limit (one Redis round trip) -> the link and what it sells (`LinkReader`: one SQL round
 trip, no transaction) -> the session snapshot, id and checkout token chosen here -> enqueue its
-creation -> answer at once: 303 to the hosted page for a browser, JSON for an API client. A
+creation -> count the open for the link's funnel (one pipelined Redis round trip,
+runtime/link_opens.py) -> answer at once: 303 to the hosted page for a browser, JSON for an API client. A
 browser over the limit, or at a link that is not available, gets a page, an API client JSON.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from domain.db import utcnow
 from domain.ids import new_id
 from domain.link_reader import LinkReader
 from runtime import metrics
+from runtime.link_opens import OpenCounter
 from runtime.settings import Settings
 
 log = logging.getLogger("paymentkit.share")
@@ -34,11 +36,13 @@ NOT_AVAILABLE = error_body("invalid_request_error", "payment_link_unavailable",
 class Share:
     public = True
 
-    def __init__(self, settings: Settings, links: LinkReader, limiter: RateLimiter, sender: TaskSender):
+    def __init__(self, settings: Settings, links: LinkReader, limiter: RateLimiter, sender: TaskSender,
+                 opens: OpenCounter):
         self._settings = settings
         self._links = links
         self._limiter = limiter
         self._sender = sender
+        self._opens = opens
 
     def on_get(self, req, resp, secure_token: str) -> None:
         decision = self._limiter.check(client_ip(req, self._settings.trusted_proxy_count))
@@ -70,6 +74,10 @@ class Share:
                            headers={"Retry-After": "5"}) from None
 
         metrics.SHARE_OPENS.inc()
+        try:
+            self._opens.count(link.id, now)
+        except Exception as error:  # the session is made: the customer still gets it, the funnel misses one
+            log.warning("could not count an open of %s: %s", link.id, type(error).__name__)
         checkout_url = f"{self._settings.checkout_base_url}/checkout/{checkout_token}"
         if wants_html(req):
             resp.status = 303

@@ -414,7 +414,7 @@ def test_processor_page_in_test_mode_shows_the_built_in_processor_and_chooses(br
     assert page.status_code == 200
     assert "Test processor (built in)" in page.text and "Not taking payments yet" not in page.text
     assert 'href="/dashboard/settings" class="current">Settings<' in page.text and ">Processor</a>" in page.text
-    assert browser.get("/dashboard/settings").headers["location"] == PROCESSOR
+    assert browser.get("/dashboard/settings").headers["location"] == "/dashboard/settings/account"
 
     saved = browser.submit(PROCESSOR, STRIPE_TEST)
     assert saved.status_code == 303

@@ -29,6 +29,7 @@ EXPECTED = {
     "refunds": {"create_refund"},
     "payment_methods": {"list_payment_methods"},
     "account": {"retrieve_account", "update_account"},
+    "api_keys": {"list_api_keys", "create_api_key", "retrieve_api_key", "revoke_api_key"},
     "processor": {"retrieve_processor_setting", "choose_processor"},
     "share": {"open_share_link"},
     "health": {"check_health", "check_readiness"},

@@ -18,7 +18,7 @@ from tests.conftest import wait_for
 KINDS = {"products": "product", "prices": "price", "packages": "package", "coupons": "coupon",
          "customers": "customer", "payment-links": "link", "checkout-sessions": "session", "payments": "payment",
          "events": "event",
-         "webhook-endpoints": "endpoint"}
+         "webhook-endpoints": "endpoint", "api-keys": "api_key"}
 # A valid body for each request shape a walked write may need (an unknown shape fails the walk:
 # add its body here, so the new endpoint is walked with a request that would otherwise succeed).
 BODIES = {
@@ -59,13 +59,16 @@ def victim(merchant, client, celery_worker, uow_factory):
     merchant.ok("PATCH", "/account", {"display_name": "Victim shop", "support_email": "victim@example.com"})
     merchant.ok("PUT", "/processor", {"processor": "stripe", "secret_key": VICTIM_SECRET,
                                       "publishable_key": "pk_live_VictimPublicKey", "webhook_secret": "whsec_VictimHook"})
+    spare_key = merchant.ok("POST", "/api-keys", {"mode": "live"})  # never used, so nothing of it changes
+    merchant.spare_key = spare_key["secret"]
     endpoint = merchant.ok("POST", "/webhook-endpoints", {"url": "https://victim.example.test/hooks",
                                                           "enabled_events": ["invoice.paid"]})
     objects = {"product": product, "price": price, "package": package, "coupon": coupon, "customer": customer,
                "link": link, "session": merchant.ok("GET", f"/checkout-sessions/{session_id}"),
                "payment": merchant.ok("GET", f"/payments/{payment_id}"),
                "event": merchant.ok("GET", "/events", query_string="type=customer.created")["data"][0],
-               "endpoint": merchant.ok("GET", f"/webhook-endpoints/{endpoint['id']}")}
+               "endpoint": merchant.ok("GET", f"/webhook-endpoints/{endpoint['id']}"),
+               "api_key": merchant.ok("GET", f"/api-keys/{spare_key['id']}")}
     merchant.webhook_secret = endpoint["secret"]
     return merchant, objects
 
@@ -152,7 +155,7 @@ def assert_refused(result, statuses: set[int], leaks: list[str], what: str) -> N
 
 def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, other_merchant):
     merchant, objects = victim
-    leaks = secrets_of(objects) + [merchant.webhook_secret]
+    leaks = secrets_of(objects) + [merchant.webhook_secret, merchant.spare_key]
     settings_before = settings_of(merchant)
     own = f"/api/{merchant.account_id}"
     for method, path, operation in merchant_operations(client):
@@ -183,14 +186,17 @@ def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, othe
             listed = call(client, method, url, merchant.test_api_key, None)
             assert listed.status_code == 200, (what, listed.text)
             if listed.json["object"] == "list":
-                assert listed.json["data"] == [], f"{what}: the test key lists live objects"
+                # (the account's own test keys are test objects: /api-keys lists them to the test key)
+                live = [item for item in listed.json["data"] if item.get("livemode") is not False]
+                assert live == [], f"{what}: the test key lists live objects"
             else:  # one object of the account: the account itself (one for both modes), or the test mode's own
                 assert listed.json.get("livemode") is not True, f"{what}: the test key reads live settings"
                 for secret in ("VictimSecret", "VictimPublic", "VictimHook", VICTIM_SECRET[-4:]):
                     assert secret not in listed.text, f"{what}: the test key reads live keys"
     # Nothing the walk sent changed anything.
     for kind, before in objects.items():
-        path = {"link": "payment-links", "session": "checkout-sessions", "endpoint": "webhook-endpoints"}.get(
+        path = {"link": "payment-links", "session": "checkout-sessions", "endpoint": "webhook-endpoints",
+                "api_key": "api-keys"}.get(
             kind, kind + "s")
         after = merchant.ok("GET", f"/{path}/{before['id']}")
         assert after == before, f"the {kind} changed during the walk"
