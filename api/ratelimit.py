@@ -61,6 +61,13 @@ def _ceil_seconds(microseconds: int) -> int:
     return -(-microseconds // 1_000_000)
 
 
+seconds = _ceil_seconds
+
+
+def retry_seconds(allowed: bool, until_token_us: int) -> int:
+    return 0 if allowed else max(1, _ceil_seconds(until_token_us))
+
+
 class RateLimiter:
     """`capacity` requests in a burst, then one more every `refill_seconds`, per key."""
 
@@ -79,8 +86,8 @@ class RateLimiter:
     def check(self, key: str) -> Decision:
         allowed, remaining, until_token_us, until_full_us = self._script(
             keys=[self.key(key)], args=[self.capacity, repr(float(self.refill_seconds))])
-        retry_after = 0 if allowed else max(1, _ceil_seconds(until_token_us))
-        return Decision(bool(allowed), int(remaining), retry_after, _ceil_seconds(until_full_us))
+        return Decision(bool(allowed), int(remaining), retry_seconds(allowed, until_token_us),
+                        _ceil_seconds(until_full_us))
 
 
 def rate_limit_headers(decision: Decision, capacity: int, period: float) -> dict[str, str]:
