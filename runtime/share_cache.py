@@ -26,6 +26,7 @@ import msgspec
 import redis
 
 from domain.link_reader import ShareLink
+from runtime.held_redis import HeldRedis, HeldScript
 
 log = logging.getLogger("paymentkit.share_cache")
 
@@ -150,8 +151,9 @@ class ShareCache:
 
     def __init__(self, redis_client: redis.Redis, prefix: str = ""):
         self._prefix = prefix
-        self._open = redis_client.register_script(OPEN_LUA)
-        self._fill = redis_client.register_script(FILL_LUA)
+        held = HeldRedis(redis_client)  # one connection per thread: redis-py's client costs 3x the command
+        self._open = HeldScript(held, OPEN_LUA)
+        self._fill = HeldScript(held, FILL_LUA)
 
     def open(self, client_key: str, secure_token: str, capacity: int, refill_seconds: float, now: datetime,
              scope: str = "share") -> Opened:
