@@ -47,7 +47,12 @@ result_backend = None
 
 task_acks_late = True
 task_reject_on_worker_lost = True
-worker_prefetch_multiplier = 1
+# Each pool process may hold 4 messages ahead (acknowledged only after their task commits): with 1,
+# every message waited for the previous ack's round trip, and the worker stored 0.24x what a
+# minimal Celery app drains, 0.28x with 4, 0.39x with 16 (bench/README.md, sessions). 4, not 16: a
+# killed worker's reserved messages wait for the visibility timeout, and messages reserved behind
+# a slow job (a webhook's 10 s) wait for it; 4 per process keeps both small.
+worker_prefetch_multiplier = 4
 task_time_limit = 300
 task_soft_time_limit = 240
 
