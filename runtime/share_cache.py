@@ -137,7 +137,7 @@ class Opened:
 
 
 def opens_key(prefix: str, now: datetime) -> str:
-    return f"{prefix}link_opens:{now.strftime('%Y-%m-%d')}"
+    return f"{prefix}link_opens:{now.date().isoformat()}"  # YYYY-MM-DD; now is UTC
 
 
 def encode_link(link: ShareLink) -> bytes:
