@@ -57,22 +57,35 @@ def pay_all(client, tokens: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def capture_writes(deps, client, token: str) -> list[tuple[str, object]]:
-    """The INSERT/UPDATE/DELETE statements (SQL and parameters) one real pay runs."""
+def capture_writes(deps, client, token: str) -> tuple[list[tuple[str, object]], dict[str, int]]:
+    """The INSERT/UPDATE/DELETE statements (SQL and parameters) one real pay runs, and how many
+    statements, commits and pool checkouts it made in all."""
     from sqlalchemy import event
 
     writes: list[tuple[str, object]] = []
+    counts = {"statements": 0, "commits": 0, "checkouts": 0}
 
     def seen(conn, cursor, statement, parameters, context, executemany):
+        counts["statements"] += 1
         if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
             writes.append((statement, parameters))
 
-    event.listen(deps.engine, "before_cursor_execute", seen)
+    def committed(conn):
+        counts["commits"] += 1
+
+    def checked_out(*args):
+        counts["checkouts"] += 1
+
+    listeners = [(deps.engine, "before_cursor_execute", seen), (deps.engine, "commit", committed),
+                 (deps.engine.pool, "checkout", checked_out)]
+    for target, name, fn in listeners:
+        event.listen(target, name, fn)
     try:
         pay_all(client, [token])
     finally:
-        event.remove(deps.engine, "before_cursor_execute", seen)
-    return writes
+        for target, name, fn in listeners:
+            event.remove(target, name, fn)
+    return writes, counts
 
 
 def bare_all(url: str, writes: list[tuple[str, object]], count: int) -> float:
@@ -133,7 +146,7 @@ def run(count: int = 1000, rounds: int = 3) -> tuple[list[Row], str]:
                                "currency": "USD"})
         link = ok("/payment-links", {"line_items": [{"price_id": price["id"], "quantity": 1}]})
         secure_token = link["url"].rsplit("/", 1)[-1]
-        writes = capture_writes(deps, client, make_sessions(deps, settings, secure_token, 1)[0])
+        writes, counts = capture_writes(deps, client, make_sessions(deps, settings, secure_token, 1)[0])
         pay_all(client, make_sessions(deps, settings, secure_token, 50))  # warm-up
         ratios, real_rates, bare_rates = [], [], []
         for _ in range(rounds):
@@ -148,6 +161,8 @@ def run(count: int = 1000, rounds: int = 3) -> tuple[list[Row], str]:
     tables = [statement.split("(", 1)[0].split(" SET ", 1)[0].strip() for statement, _ in writes]
     lines = [f"pay: {count:,} sessions per round, {rounds} rounds, sequential, in-process; a pay writes "
              f"{len(writes)} statements: {'; '.join(tables)}",
+             f"one real pay: {counts['statements']} statements in all, {counts['commits']} commits, "
+             f"{counts['checkouts']} pool checkouts (each with its pre-ping)",
              f"real {statistics.median(real_rates):,.0f} pays/s, bare writes {statistics.median(bare_rates):,.0f}/s: "
              f"pay/bare {ratio:.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.6)"]
     rows = [Row("pay", "pays/s vs bare writes", f"real {statistics.median(real_rates):,.0f}/s",
