@@ -47,12 +47,12 @@ result_backend = None
 
 task_acks_late = True
 task_reject_on_worker_lost = True
-# Each pool process may hold 4 messages ahead (acknowledged only after their task commits): with 1,
-# every message waited for the previous ack's round trip, and the worker stored 0.24x what a
-# minimal Celery app drains, 0.28x with 4, 0.39x with 16 (bench/README.md, sessions). 4, not 16: a
-# killed worker's reserved messages wait for the visibility timeout, and messages reserved behind
-# a slow job (a webhook's 10 s) wait for it; 4 per process keeps both small.
-worker_prefetch_multiplier = 4
+# One message per pool process at a time (acknowledged only after its task commits). 4 drained
+# sessions at most 1.2x faster in the benches of this machine (level in another run), and with 4
+# tests/faults/test_broker_down.py failed one run in two: after Redis was killed and restarted
+# empty, the sessions accepted afterwards were not stored within 40 s (Celery lowers the prefetch
+# on a lost connection and raises it again as reserved tasks finish). bench/README.md, sessions.
+worker_prefetch_multiplier = 1
 task_time_limit = 300
 task_soft_time_limit = 240
 
