@@ -13,40 +13,14 @@ from dataclasses import dataclass
 
 import redis
 
+from runtime.share_cache import BUCKET_LUA
+
 # KEYS[1] bucket hash {tokens, ts}; ARGV[1] capacity; ARGV[2] seconds per token (may be
 # fractional). Times are integer microseconds: exact in a Lua double until the year 2255.
 # Numbers handed to redis.call are truncated to integers, so tokens are written as strings.
-# Returns {allowed 0/1, whole tokens left, microseconds until one token, until full}.
-TOKEN_BUCKET_LUA = """
-local capacity = tonumber(ARGV[1])
-local period_us = tonumber(ARGV[2]) * 1000000
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = capacity
-elseif now > ts then
-  tokens = math.min(capacity, tokens + (now - ts) / period_us)
-end
-
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-end
-
-local until_full = (capacity - tokens) * period_us
-local until_token = 0
-if tokens < 1 then
-  until_token = (1 - tokens) * period_us
-end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', now))
-redis.call('EXPIRE', KEYS[1], math.max(1, math.ceil(until_full / 1000000)))
-return {allowed, math.floor(tokens), math.ceil(until_token), math.ceil(until_full)}
-"""
+# Returns {allowed 0/1, whole tokens left, microseconds until one token, until full}. The share
+# path runs the same bucket at the head of its own script (runtime/share_cache.py).
+TOKEN_BUCKET_LUA = BUCKET_LUA + "return head\n"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,11 +33,10 @@ log = logging.getLogger("paymentkit.share_cache")
 ENTRY_TTL_SECONDS = 60  # bounds staleness if an invalidation is lost (Redis unreachable after a commit)
 OPENS_TTL_SECONDS = 40 * 86400
 
-# The token bucket of api/ratelimit.py, then the cached link. KEYS: bucket, entry, seq, opens;
-# ARGV: capacity, seconds per token, gen key prefix, opens TTL. Returns the bucket's four
-# numbers, then a state (0 refused, 1 sellable hit: counted, 2 not available, 3 miss) and the
-# link's JSON (1) or the seq a miss saw (3).
-OPEN_LUA = """
+# The token bucket (api/ratelimit.py explains it; its script is this plus `return head`).
+# KEYS[1] bucket hash {tokens, ts}; ARGV[1] capacity; ARGV[2] seconds per token. Leaves `head` =
+# {allowed 0/1, whole tokens left, microseconds until one token, until full}.
+BUCKET_LUA = """
 local capacity = tonumber(ARGV[1])
 local period_us = tonumber(ARGV[2]) * 1000000
 local clock = redis.call('TIME')
@@ -63,7 +62,13 @@ end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', now))
 redis.call('EXPIRE', KEYS[1], math.max(1, math.ceil(until_full / 1000000)))
 local head = {allowed, math.floor(tokens), math.ceil(until_token), math.ceil(until_full)}
-if allowed == 0 then
+"""
+
+# The bucket, then the cached link. KEYS: bucket, entry, seq, opens; ARGV: capacity, seconds per
+# token, gen key prefix, opens TTL. Returns the bucket's four numbers, then a state (0 refused,
+# 1 sellable hit: counted, 2 not available, 3 miss) and the link's JSON (1) or the seq a miss
+# saw (3).
+OPEN_LUA = BUCKET_LUA + """if allowed == 0 then
   head[5] = 0
   return head
 end
