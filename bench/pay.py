@@ -1,6 +1,6 @@
 """Paying a session: the real `POST /checkout/{token}/pay` (test processor) against bare writes.
 
-    python -m bench pay [--count 1000] [--rounds 3]
+    python -m bench pay [--count 300] [--rounds 3]
 
 In-process and sequential (one client, the app called as WSGI through Falcon's test client, so no
 HTTP server's cost is in either figure): `--count` stored test-mode sessions of a one-price link
@@ -14,6 +14,7 @@ over bare/s.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import time
@@ -88,9 +89,12 @@ def capture_writes(deps, client, token: str) -> tuple[list[tuple[str, object]], 
     return writes, counts
 
 
+_replays = itertools.count()
+
+
 def bare_all(url: str, writes: list[tuple[str, object]], count: int) -> float:
-    """`count` transactions, each the captured writes with its own ids (a suffix on every string
-    parameter that is an id, so unique constraints hold)."""
+    """`count` transactions, each the captured writes with its own ids (a suffix, new in every
+    transaction of the run, on every string parameter that is an id, so unique constraints hold)."""
     import psycopg
     from psycopg.types.json import Jsonb
 
@@ -103,7 +107,7 @@ def bare_all(url: str, writes: list[tuple[str, object]], count: int) -> float:
 
     with psycopg.connect(url) as conn:
         started = time.perf_counter()
-        for n in range(count):
+        for n in (next(_replays) for _ in range(count)):
             with conn.transaction():
                 for statement, parameters in writes:
                     if isinstance(parameters, dict):
@@ -113,7 +117,7 @@ def bare_all(url: str, writes: list[tuple[str, object]], count: int) -> float:
         return time.perf_counter() - started
 
 
-def run(count: int = 1000, rounds: int = 3) -> tuple[list[Row], str]:
+def run(count: int = 300, rounds: int = 3) -> tuple[list[Row], str]:
     import redis
     from falcon import testing
 
@@ -172,7 +176,7 @@ def run(count: int = 1000, rounds: int = 3) -> tuple[list[Row], str]:
 
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(prog="python -m bench pay", description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     started = time.perf_counter()
