@@ -18,10 +18,11 @@ from api.resources import (account, api_keys, catalog, checkout_sessions, docs, 
 from api.routing import Router
 from domain.db import UnitOfWork, make_engine, session_factory
 from domain.events import Outbox
+from domain.link_changes import LinkCache
 from domain.link_reader import LinkReader
 from domain.processors import Processors, SecretBox
-from runtime.link_opens import OpenCounter
 from runtime.settings import Settings
+from runtime.share_cache import ShareCache, link_cache
 
 
 @dataclass
@@ -35,10 +36,11 @@ class Dependencies:
     links: LinkReader
     processors: Processors
     outbox: Outbox | None = None
+    link_cache: LinkCache | None = None  # what a commit that changes links invalidates
 
     def units(self) -> UnitOfWork:
         """A unit of work of its own (the pay flow's transactions, beside the request's)."""
-        return UnitOfWork(self._session_factory, self.sender, outbox=self.outbox)
+        return UnitOfWork(self._session_factory, self.sender, outbox=self.outbox, link_cache=self.link_cache)
 
     @cached_property
     def _session_factory(self):
@@ -56,6 +58,7 @@ def make_dependencies(settings: Settings) -> Dependencies:
         processors=Processors(engine, SecretBox(settings.encryption_key), settings.checkout_base_url,
                               stripe_api_base=settings.stripe_api_base, stripe_js_url=settings.stripe_js_url),
         outbox=settings.outbox(),
+        link_cache=link_cache(settings),
     )
 
 
@@ -64,7 +67,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     deps = deps or make_dependencies(settings)
     app = falcon.App(
         middleware=[AccessLog(static_prefixes=(dashboard.STATIC_ROUTE, checkout.STATIC_ROUTE)), RequestId(),
-                    UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender, deps.outbox), SecurityHeaders(), Authenticate(),
+                    UnitOfWorkMiddleware(session_factory(deps.engine), deps.sender, deps.outbox, deps.link_cache), SecurityHeaders(), Authenticate(),
                     Idempotency(settings.max_body_bytes)],
         router=Router(),
     )
@@ -87,7 +90,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     operations += webhook_endpoints.add_routes(app, settings, deps.processors.box)
     app.add_route("/api/pay/share/{secure_token}",
                   share.Share(settings, deps.links, share_rate_limiter(settings, deps.redis), deps.sender,
-                              OpenCounter(deps.redis, settings.redis_key_prefix)))
+                              ShareCache(deps.redis, settings.redis_key_prefix)))
     operations += share.OPERATIONS
     checkout.add_routes(app, settings, deps)
     processor_webhooks.add_routes(app, settings, deps.processors)

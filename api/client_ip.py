@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 IPV6_BUCKET_PREFIX = 64
 
@@ -30,7 +31,12 @@ def client_ip(req, trusted_proxy_count: int) -> str:
     return _bucket(peer) if peer is not None else (req.remote_addr or "")
 
 
-def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | str | None:
+    text = text.strip()
+    try:  # the common case in C: a dotted-quad IPv4 address, in its canonical form
+        return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, text))
+    except OSError:
+        pass
     try:
         address = ipaddress.ip_address(text.strip())
     except ValueError:
@@ -40,7 +46,7 @@ def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
-def _bucket(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    if isinstance(address, ipaddress.IPv4Address):
+def _bucket(address: ipaddress.IPv4Address | ipaddress.IPv6Address | str) -> str:
+    if isinstance(address, (str, ipaddress.IPv4Address)):
         return str(address)
     return str(ipaddress.IPv6Network((int(address), IPV6_BUCKET_PREFIX), strict=False))

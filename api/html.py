@@ -55,7 +55,10 @@ def render(resp: falcon.Response, template: str, *, csp: str, status: int = 200,
 
 
 def wants_html(req: falcon.Request) -> bool:
-    """A browser: its Accept header prefers text/html to JSON."""
+    """A browser: its Accept header prefers text/html to JSON. An API client's plain
+    `application/json` is answered without parsing (the share path asks on every open)."""
+    if req.get_header("Accept") == "application/json":
+        return False
     return req.client_prefers(["application/json", "text/html"]) == "text/html"
 
 

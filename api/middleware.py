@@ -69,13 +69,15 @@ class UnitOfWorkMiddleware:
     refused (4xx) frees the key again; after a 5xx it stays claimed, since the write may have
     been made."""
 
-    def __init__(self, session_factory, jobs, outbox=None):
+    def __init__(self, session_factory, jobs, outbox=None, link_cache=None):
         self._session_factory = session_factory
         self._jobs = jobs
         self._outbox = outbox
+        self._link_cache = link_cache
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.uow = UnitOfWork(self._session_factory, self._jobs, outbox=self._outbox)
+        req.context.uow = UnitOfWork(self._session_factory, self._jobs, outbox=self._outbox,
+                                     link_cache=self._link_cache)
 
     def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
         uow: UnitOfWork | None = getattr(req.context, "uow", None)

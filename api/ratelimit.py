@@ -13,40 +13,14 @@ from dataclasses import dataclass
 
 import redis
 
+from runtime.share_cache import BUCKET_LUA
+
 # KEYS[1] bucket hash {tokens, ts}; ARGV[1] capacity; ARGV[2] seconds per token (may be
 # fractional). Times are integer microseconds: exact in a Lua double until the year 2255.
 # Numbers handed to redis.call are truncated to integers, so tokens are written as strings.
-# Returns {allowed 0/1, whole tokens left, microseconds until one token, until full}.
-TOKEN_BUCKET_LUA = """
-local capacity = tonumber(ARGV[1])
-local period_us = tonumber(ARGV[2]) * 1000000
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = capacity
-elseif now > ts then
-  tokens = math.min(capacity, tokens + (now - ts) / period_us)
-end
-
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-end
-
-local until_full = (capacity - tokens) * period_us
-local until_token = 0
-if tokens < 1 then
-  until_token = (1 - tokens) * period_us
-end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', now))
-redis.call('EXPIRE', KEYS[1], math.max(1, math.ceil(until_full / 1000000)))
-return {allowed, math.floor(tokens), math.ceil(until_token), math.ceil(until_full)}
-"""
+# Returns {allowed 0/1, whole tokens left, microseconds until one token, until full}. The share
+# path runs the same bucket at the head of its own script (runtime/share_cache.py).
+TOKEN_BUCKET_LUA = BUCKET_LUA + "return head\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +33,13 @@ class Decision:
 
 def _ceil_seconds(microseconds: int) -> int:
     return -(-microseconds // 1_000_000)
+
+
+seconds = _ceil_seconds
+
+
+def retry_seconds(allowed: bool, until_token_us: int) -> int:
+    return 0 if allowed else max(1, _ceil_seconds(until_token_us))
 
 
 class RateLimiter:
@@ -79,8 +60,8 @@ class RateLimiter:
     def check(self, key: str) -> Decision:
         allowed, remaining, until_token_us, until_full_us = self._script(
             keys=[self.key(key)], args=[self.capacity, repr(float(self.refill_seconds))])
-        retry_after = 0 if allowed else max(1, _ceil_seconds(until_token_us))
-        return Decision(bool(allowed), int(remaining), retry_after, _ceil_seconds(until_full_us))
+        return Decision(bool(allowed), int(remaining), retry_seconds(allowed, until_token_us),
+                        _ceil_seconds(until_full_us))
 
 
 def rate_limit_headers(decision: Decision, capacity: int, period: float) -> dict[str, str]:

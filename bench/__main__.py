@@ -1,8 +1,8 @@
 """`make bench` / `python -m bench`: every bench, then one table of ratios.
 
-    python -m bench                   share, sessions, list, expiry, webhooks, in that order
+    python -m bench                   share, sessions, pay, list, expiry, webhooks, in that order
     python -m bench --quick           the same, smaller (a smoke run: its figures mean little)
-    python -m bench NAME [ARGS...]    one bench: share, sessions, list, expiry or webhooks, with its own
+    python -m bench NAME [ARGS...]    one bench: share, sessions, pay, list, expiry or webhooks, with its own
                                       options (`python -m bench share --help`)
 
 Each bench makes its own scratch database and Redis key prefix, starts what it needs on private
@@ -23,12 +23,15 @@ from importlib.util import find_spec
 
 from bench.common import ROOT, Row, mib, prepare_environment, sigterm_as_interrupt
 
-BENCHES = ("share", "sessions", "list", "expiry", "webhooks")
-# The list and expiry benches are modules of their own, run as subprocesses; their result line is
-# folded into the table.
+# One name per bench, in the order they run; a bench added in another branch (renewals) goes in
+# this tuple, and in MODULES if it runs as a module of its own.
+BENCHES = ("share", "sessions", "pay", "list", "expiry", "webhooks")
+# The list, expiry and webhooks benches are modules of their own, run as subprocesses; their
+# result line is folded into the table.
 MODULES = {"list": "bench.list_links", "expiry": "bench.expiry", "webhooks": "bench.webhooks"}
 QUICK = {"share": ["--rounds", "1", "--duration", "3"], "sessions": ["--count", "2000"],
-         "list": ["--rows", "100000", "--repeat", "10"], "expiry": ["--rows", "100000", "--fan-out", "1000"],
+         "pay": ["--count", "200", "--rounds", "1"],
+         "list": ["--rows", "100000", "--repeat", "10"], "expiry": ["--rows", "20000", "--fan-out", "1000"],
          "webhooks": ["--events", "300", "--paced", "60"]}
 
 
@@ -110,6 +113,10 @@ def run_one(name: str, args: list[str]) -> list[Row]:
         from bench import share
 
         return share.main(args)
+    if name == "pay":
+        from bench import pay
+
+        return pay.main(args)
     from bench import sessions
 
     return sessions.main(args)

@@ -1,6 +1,6 @@
-"""Expiry sweep vs one bare UPDATE, over 1,000,000 due sessions, in a scratch database.
+"""Expiry sweep vs one bare UPDATE, over 100,000 due sessions, in a scratch database.
 
-    .venv/bin/python -m bench.expiry [--rows N] [--batch-sizes 2000,5000,10000,20000] [--fan-out N]
+    .venv/bin/python -m bench.expiry [--rows N] [--batch-sizes 5000,10000] [--fan-out N] [--curve 10000,100000,1000000]
 
 Prints rows/s of `domain.expiry.sweep` at each batch size and of one set-based
 `UPDATE ... WHERE status = 'open' AND expires_at <= now` of the same rows (measured before and
@@ -8,6 +8,12 @@ after the sweeps; the faster is the baseline), and the ratio sweep / bare (targe
 Every measurement starts from the same state: rows reset to open, VACUUM ANALYZE, CHECKPOINT.
 Then the whole path with follow-up jobs for `--fan-out` rows, and what the broker holds after:
 queue lengths, messages carrying an ETA (none) and unacked deliveries.
+
+The default is 100,000 rows and two batch sizes so that `make bench` stays within ~15 minutes on
+a shared 2-core VM (1,000,000 rows and four sizes took 17 minutes there). How the rates grow
+with the table is `--curve`: for each size, a fresh table of that many due rows, one bare UPDATE
+and one sweep at the production batch size (workers/tasks.py EXPIRY_BATCH_SIZE), rows/s of each
+(bench/README.md has the curve at 10k, 100k and 1M).
 """
 from __future__ import annotations
 
@@ -100,11 +106,30 @@ def broker_holdings(redis_client, prefix: str) -> dict[str, int]:
             "unacked (taken by workers)": redis_client.hlen(f"{prefix}unacked")}
 
 
+def curve(raw, engine, sizes: list[int]) -> None:
+    """rows/s of the bare UPDATE and of the sweep (production batch size) at each table size."""
+    from workers.tasks import EXPIRY_BATCH_SIZE
+
+    print(f"\ncurve (sweep batch {EXPIRY_BATCH_SIZE:,}):\n{'rows':>11}{'bare rows/s':>13}{'sweep rows/s':>14}{'ratio':>7}")
+    for size in sizes:
+        raw.execute("TRUNCATE checkout_sessions")
+        raw.execute(_INSERT, {"n": size, "now": NOW})
+        settle(raw)
+        rows, seconds = timed_bare(raw)
+        bare = rows / seconds
+        settle(raw)
+        rows, seconds, _ = timed_sweep(engine, EXPIRY_BATCH_SIZE)
+        sweep = rows / seconds
+        print(f"curve: {size:>11,}{bare:>13,.0f}{sweep:>14,.0f}{sweep / bare:>7.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch-sizes", default="2000,5000,10000,20000")
-    parser.add_argument("--fan-out", type=int, default=10_000, help="rows swept with their follow-up jobs")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch-sizes", default="5000,10000")
+    parser.add_argument("--fan-out", type=int, default=5_000, help="rows swept with their follow-up jobs")
+    parser.add_argument("--curve", default="", help="table sizes (comma-separated) to measure the growth at, "
+                                                   "after the main measurement")
     args = parser.parse_args()
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
 
@@ -151,6 +176,10 @@ def main() -> None:
                       f"{rows / seconds / bare_rate:>9.2f}  {note}")
             verdict = "met" if best_rate / bare_rate >= 0.7 else "NOT met"
             print(f"\nbest: {best_name} at {best_rate / bare_rate:.2f}x the bare UPDATE (target >= 0.70: {verdict})")
+            if args.curve:
+                curve(raw, engine, [int(n) for n in args.curve.split(",")])
+                raw.execute("TRUNCATE checkout_sessions")
+                raw.execute(_INSERT, {"n": args.rows, "now": NOW})
 
             # The whole path: the same sweep, with one follow-up job per expired session.
             raw.execute("UPDATE checkout_sessions SET status = 'open', expired_at = NULL "

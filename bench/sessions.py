@@ -1,13 +1,24 @@
-"""How fast the workers persist share opens, against a no-op task drained by the same workers.
+"""How fast the workers persist share opens, against Celery's best no-op drain on this machine.
 
-    python -m bench sessions [--count 20000]
+    python -m bench sessions [--count 10000] [--explore [LABELS]] [--memory N]
 
 `--count` share opens are enqueued exactly as the share endpoint does (the domain's snapshot of a
-real link, sent through api.enqueue.CelerySender), with no worker running. Then the worker of the
-Procfile (same command, queues and concurrency; `-A bench.worker_app`, the real app plus a no-op
-task) starts, and the clock runs from the first message taken off the queue until the last one is
-acknowledged (acks_late: after its commit) and every session is in the database. The baseline is
-the same number of messages of the same size for `bench.noop`, drained by the same worker command.
+real link, sent through api.enqueue.CelerySender), with no worker running. Then a worker starts,
+and the clock runs from the first message taken off the queue until the last one is acknowledged
+(acks_late: after its commit) and, for the real task, every session is in the database. Three
+drains, each of the same number of messages of the same size:
+
+- **minimal**: the baseline, Celery at its engine's speed: a minimal app (bench/minimal_app.py:
+  prefork 2, prefetch 4, acks_late, no events, no gossip/mingle/heartbeat, WARNING logs) and a
+  task that does nothing;
+- **ours, no-op**: the Procfile's worker command (`-A bench.worker_app`: the real app plus
+  `bench.noop`), so the difference from the minimal app is what our settings cost;
+- **ours, stored**: the same worker running `checkout_sessions.create`.
+
+`--explore` also drains the real task under other settings (prefetch, events, log level, pool),
+one at a time, to measure what each costs. `--memory N` feeds N sessions through one worker
+(the queue kept under 20,000 messages) and reads the worker's resident memory (VmRSS, main
+process plus children) after 10,000, 100,000, ... and at the end.
 """
 from __future__ import annotations
 
@@ -16,13 +27,28 @@ import shlex
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import (BIN, ROOT, Row, child, children_of, delete_redis_keys, mib, peak_rss_kib,
                           prepare_environment, scratch_database, seed_link, wait_until)
 
 QUEUE = "sessions"
+
+
+MINIMAL = ["-A", "bench.minimal_app", "worker", "-P", "prefork", "-c", "2", "--without-gossip", "--without-mingle",
+           "--without-heartbeat", "--loglevel", "WARNING", "-Q", QUEUE]
+# (label, what replaces the Procfile's arguments, environment): one setting changed at a time.
+EXPLORE = [
+    ("prefetch 1", {}, {"BENCH_PREFETCH": "1"}),
+    ("prefetch 4", {}, {"BENCH_PREFETCH": "4"}),
+    ("prefetch 16", {}, {"BENCH_PREFETCH": "16"}),
+    ("events off", {}, {"BENCH_EVENTS": "0"}),
+    ("loglevel WARNING", {"--loglevel": "WARNING"}, {}),
+    ("concurrency 3", {"--concurrency": "3"}, {}),
+    ("concurrency 4", {"--concurrency": "4"}, {}),
+    ("threads 4", {"--pool": "threads", "--concurrency": "4"}, {}),
+]
 
 
 @dataclass
@@ -32,17 +58,24 @@ class Drain:
     enqueue_seconds: float
     seconds: float
     peak_rss_kib: int
+    label: str = "ours"
 
     @property
     def rate(self) -> float:
         return self.count / self.seconds
 
 
-def worker_command() -> list[str]:
-    """The Procfile's worker, with the bench's app (the real one plus `bench.noop`)."""
+def worker_command(replace: dict[str, str] | None = None) -> list[str]:
+    """The Procfile's worker, with the bench's app (the real one plus `bench.noop`), and options
+    of `replace` changed or added."""
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("worker:"))
     args = shlex.split(line.partition(":")[2])
     args[args.index("-A") + 1] = "bench.worker_app"
+    for option, value in (replace or {}).items():
+        if option in args:
+            args[args.index(option) + 1] = value
+        else:
+            args += [option, value]
     return [str(BIN / args[0]), *args[1:]]
 
 
@@ -81,15 +114,25 @@ def stored_sessions(url: str) -> int:
         return conn.execute("SELECT count(*) FROM checkout_sessions").fetchone()[0]
 
 
-def drain(task: str, count: int, settings, seeded, env: dict[str, str], workdir: Path, redis_client) -> Drain:
+def clear_sessions(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE checkout_sessions")
+
+
+def drain(task: str, count: int, settings, seeded, env: dict[str, str], workdir: Path, redis_client,
+          command: list[str] | None = None, label: str = "ours") -> Drain:
     prefix = settings.redis_key_prefix
     queue_key, unacked_key = prefix + QUEUE, prefix + "unacked"
+    if task == "checkout_sessions.create":
+        clear_sessions(settings.database_url)
     enqueue_seconds = enqueue(settings, seeded, task, count)
-    assert redis_client.llen(queue_key) == count, "the queue should hold exactly what was sent"
-    metrics_dir = workdir / f"metrics-{task}"
-    metrics_dir.mkdir()
+    held = redis_client.llen(queue_key)
+    assert held == count, f"the queue should hold exactly what was sent: {held} of {count}"
+    metrics_dir = Path(tempfile.mkdtemp(prefix="metrics-", dir=workdir))
     worker_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-    with child(worker_command(), worker_env, workdir / f"worker-{task}.log") as worker:
+    with child(command or worker_command(), worker_env, metrics_dir / "worker.log") as worker:
         # Poll often: the clock starts when the first message leaves the queue.
         wait_until(lambda: redis_client.llen(queue_key) < count or not worker.alive(), 120, "worker start", 0.002)
         if not worker.alive():
@@ -108,48 +151,118 @@ def drain(task: str, count: int, settings, seeded, env: dict[str, str], workdir:
         stored = stored_sessions(settings.database_url)
         if stored != count:
             raise RuntimeError(f"{stored} sessions stored, {count} expected; see {worker.log_path}")
-    return Drain(task, count, enqueue_seconds, seconds, rss)
+    return Drain(task, count, enqueue_seconds, seconds, rss, label)
 
 
-def run(count: int = 20_000) -> tuple[list[Row], str]:
+def resident_kib(pid: int) -> int:
+    """VmRSS now (not the peak)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def memory_curve(total: int, settings, seeded, env: dict[str, str], workdir: Path, redis_client) -> list[tuple[int, int, int]]:
+    """Feed `total` sessions through one worker; (stored, main VmRSS, largest child VmRSS) at
+    10,000, 100,000, 1,000,000 ... and at the end."""
+    prefix = settings.redis_key_prefix
+    queue_key = prefix + QUEUE
+    clear_sessions(settings.database_url)
+    marks = [n for n in (10_000, 100_000, 1_000_000, 10_000_000) if n < total] + [total]
+    points: list[tuple[int, int, int]] = []
+    sent = 0
+    worker_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(Path(tempfile.mkdtemp(prefix="metrics-", dir=workdir))))
+    with child(worker_command(), worker_env, workdir / "worker-memory.log") as worker:
+        while marks:
+            if not worker.alive():
+                raise RuntimeError(f"the worker died:\n{worker.tail()}")
+            backlog = redis_client.llen(queue_key)
+            if backlog < 10_000 and sent < total:
+                batch = min(10_000, total - sent)
+                enqueue(settings, seeded, "checkout_sessions.create", batch)
+                sent += batch
+            stored = stored_sessions(settings.database_url)
+            if stored >= marks[0]:
+                children = children_of(worker.pid)
+                points.append((stored, resident_kib(worker.pid), max((resident_kib(p) for p in children), default=0)))
+                print(f"  memory: {stored:,} stored: worker {mib(points[-1][1])}, largest child {mib(points[-1][2])}",
+                      flush=True)
+                marks.pop(0)
+            else:
+                time.sleep(0.5)
+    return points
+
+
+def run(count: int = 10_000, explore: list[str] | None = None, memory: int = 0) -> tuple[list[Row], str]:
     import redis
 
+    env = prepare_environment()  # before celeryconfig is imported: it reads the key prefix
+    from celeryconfig import broker_url_for
     from runtime.settings import Settings
 
-    env = prepare_environment()
     redis_client = redis.Redis.from_url(env["REDIS_URL"])
+    extra: list[Drain] = []
+    points: list[tuple[int, int, int]] = []
     with ExitStack() as stack:
         stack.callback(delete_redis_keys, redis_client, env["REDIS_KEY_PREFIX"])
         url = stack.enter_context(scratch_database("sessions"))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pk-bench-sessions-")))
-        env = dict(env, DATABASE_URL=url)
+        env = dict(env, DATABASE_URL=url, BROKER_URL=broker_url_for(env["REDIS_URL"]))
         settings = Settings.from_env(env)
         seeded = seed_link(settings, extra_links=0)
+        minimal = drain("bench.noop", count, settings, seeded, env, workdir, redis_client,
+                        [str(BIN / "celery"), *MINIMAL], "minimal")
         noop = drain("bench.noop", count, settings, seeded, env, workdir, redis_client)
         real = drain("checkout_sessions.create", count, settings, seeded, env, workdir, redis_client)
-    ratio = real.rate / noop.rate
+        for label, replace, extra_env in EXPLORE:
+            if label in (explore or []):
+                extra.append(drain("checkout_sessions.create", count, settings, seeded, dict(env, **extra_env),
+                                   workdir, redis_client, worker_command(replace), label))
+        if memory:
+            points = memory_curve(memory, settings, seeded, env, workdir, redis_client)
+    ratio, own_ratio = real.rate / minimal.rate, real.rate / noop.rate
     command = " ".join(worker_command()[1:])
     lines = [f"sessions: {count:,} messages each, enqueued first (the share path's sender: "
-             f"{count / real.enqueue_seconds:,.0f}/s from one process), then drained by `{command}`",
-             "| task                      |  seconds |  per second | worker RSS |",
-             "|---------------------------|----------|-------------|------------|"]
-    for d in (real, noop):
-        lines.append(f"| {d.task:<25} | {d.seconds:>8.1f} | {d.rate:>11,.0f} | {mib(d.peak_rss_kib):>10} |")
-    lines.append(f"persisted/no-op {ratio:.2f} (target >= 0.5)")
+             f"{count / real.enqueue_seconds:,.0f}/s from one process); ours: `{command}`; "
+             f"minimal: `celery {' '.join(MINIMAL)}`",
+             "| worker                 | task                      |  seconds |  per second | vs minimal | worker RSS |",
+             "|------------------------|---------------------------|----------|-------------|------------|------------|"]
+    for d in (minimal, noop, real, *extra):
+        lines.append(f"| {d.label:<22} | {d.task:<25} | {d.seconds:>8.1f} | {d.rate:>11,.0f} | "
+                     f"{d.rate / minimal.rate:>10.2f} | {mib(d.peak_rss_kib):>10} |")
+    lines.append(f"persisted/minimal no-op {ratio:.2f} (target >= 0.6); persisted/our no-op {own_ratio:.2f}")
     rows = [
-        Row("sessions", f"persisted per s ({count:,})", f"{real.rate:,.0f}", f"no-op {noop.rate:,.0f}", ratio,
-            ">= 0.5", ratio >= 0.5),
+        Row("sessions", f"persisted per s ({count:,})", f"{real.rate:,.0f}", f"minimal no-op {minimal.rate:,.0f}",
+            ratio, ">= 0.6", ratio >= 0.6),
+        Row("sessions", "persisted vs our own no-op", f"{real.rate:,.0f}", f"our no-op {noop.rate:,.0f}", own_ratio),
         Row("memory", "worker peak RSS (sessions)", mib(real.peak_rss_kib), f"no-op {mib(noop.peak_rss_kib)}"),
     ]
+    if points:
+        first, last = points[0], points[-1]
+        growth = (last[1] + last[2]) / max(1, first[1] + first[2])
+        lines.append("memory curve (stored: worker main / largest child VmRSS): " +
+                     "; ".join(f"{n:,}: {mib(a)} / {mib(b)}" for n, a, b in points))
+        rows.append(Row("memory", f"worker RSS after {last[0]:,} vs {first[0]:,}", f"{mib(last[1] + last[2])}",
+                        f"{mib(first[1] + first[2])}", growth, "<= 1.1", growth <= 1.1))
     return rows, "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(prog="python -m bench sessions", description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--explore", nargs="?", const=",".join(label for label, _, _ in EXPLORE), default="",
+                        help="also drain the real task under other settings (all, or the labels given, comma-separated)")
+    parser.add_argument("--memory", type=int, default=0, help="feed this many sessions through one worker, reading its RSS")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    rows, text = run(args.count)
+    labels = [label.strip() for label in args.explore.split(",") if label.strip()]
+    unknown = set(labels) - {label for label, _, _ in EXPLORE}
+    if unknown:
+        parser.error(f"unknown --explore labels: {', '.join(sorted(unknown))}")
+    rows, text = run(args.count, labels, args.memory)
     print(text)
     print(f"(sessions bench: {time.perf_counter() - started:.0f} s)")
     return rows

@@ -21,6 +21,7 @@ from domain.db import UnitOfWork
 from domain.errors import Conflict, NotFound, invalid
 from domain.expiry import status_condition
 from domain.ids import plausible_token
+from domain.link_changes import ACCOUNT_OPTION
 from domain.link_reader import ShareLink
 from domain.listing import get_owned
 from domain.models import CheckoutSession, Coupon, Mode
@@ -85,6 +86,12 @@ def _amount_fields(mode: str, lines: list[dict[str, Any]], coupon: CouponTerms |
     amounts = cart_amounts(cart, coupon, trial_days=trial_days if MODE_RULES[Mode(mode)].takes_trial else None)
     return {"amount_subtotal_atom": amounts.subtotal_atom, "amount_discount_atom": amounts.discount_atom,
             "amount_total_atom": amounts.total_atom, "amount_due_today_atom": amounts.due_today_atom}
+
+
+def sellable(link: ShareLink) -> bool:
+    """Whether `new_session` makes a session of this link at all (what it sells is active). Time
+    does not change the answer: a coupon past `redeem_by` or out of redemptions is left off."""
+    return link.is_active and _cart(link) is not None
 
 
 def new_session(link: ShareLink | None, *, session_id: str, checkout_token: str,
@@ -246,7 +253,7 @@ def hold_coupon(uow: UnitOfWork, session: CheckoutSession, now: datetime) -> boo
         .where(Coupon.id == session.coupon_id,
                (Coupon.max_redemptions.is_(None)) | (Coupon.times_redeemed < Coupon.max_redemptions))
         .values(times_redeemed=Coupon.times_redeemed + 1)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **{ACCOUNT_OPTION: session.account_id})
     ).rowcount == 1
     if held:
         session.coupon_redeemed = True
@@ -264,7 +271,7 @@ def release_coupon(uow: UnitOfWork, session: CheckoutSession) -> None:
         return
     uow.session.execute(update(Coupon).where(Coupon.id == session.coupon_id, Coupon.times_redeemed > 0)
                         .values(times_redeemed=Coupon.times_redeemed - 1)
-                        .execution_options(synchronize_session=False))
+                        .execution_options(synchronize_session=False, **{ACCOUNT_OPTION: session.account_id}))
     session.coupon_redeemed = False
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from domain.events import Outbox
+    from domain.link_changes import LinkCache
 
 log = logging.getLogger("paymentkit.domain")
 
@@ -56,20 +57,28 @@ class UnitOfWork:
     Jobs named with `send_after_commit` (and callbacks registered with `after_commit`) go out
     only once the commit has succeeded, so a worker never looks for a row that is not there yet
     and nothing is announced for a change that rolled back.
+
+    With a `link_cache`, the share cache's entries of every account whose links, prices,
+    products, packages or coupons this unit of work changed are forgotten right after the
+    commit, before any other callback (domain/link_changes.py).
     """
 
     def __init__(self, session_factory: sessionmaker[Session], jobs: JobSender | None = None, *,
-                 outbox: Outbox | None = None):
+                 outbox: Outbox | None = None, link_cache: LinkCache | None = None):
         self._session_factory = session_factory
         self._jobs = jobs
         self._outbox = outbox
+        self._link_cache = link_cache
         self._session: Session | None = None
         self._after_commit: list[Callable[[], None]] = []
 
     @property
     def session(self) -> Session:
         if self._session is None:
+            from domain.link_changes import track
+
             self._session = self._session_factory()
+            track(self._session)
         return self._session
 
     @property
@@ -99,8 +108,13 @@ class UnitOfWork:
         self._after_commit.append(send)
 
     def commit(self) -> None:
+        changed: set[str] = set()
         if self._session is not None:
             self._session.commit()
+            changed = self._session.info.get("link_changes") or set()
+            self._session.info["link_changes"] = set()
+        if changed and self._link_cache is not None:
+            self._link_cache.forget(changed)
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
@@ -109,6 +123,7 @@ class UnitOfWork:
         self._after_commit = []
         if self._session is not None:
             self._session.rollback()
+            self._session.info["link_changes"] = set()
 
     def close(self) -> None:
         self._after_commit = []

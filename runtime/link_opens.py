@@ -1,9 +1,9 @@
 """The opens of each payment link, counted in Redis on the share path and read back by the rollup.
 
-CONTRACT (the share path keeps it, whatever shape it takes): for every share request accepted
-(its session enqueued), `HINCRBY {REDIS_KEY_PREFIX}link_opens:{YYYY-MM-DD} <payment link id> 1`
-on the rate limiter's Redis, with the request's UTC day, and an `EXPIRE` of KEY_TTL_SECONDS. One
-pipelined round trip; no SQL on the share path.
+The share path's one script call (runtime/share_cache.py) does, for every share request it
+accepts, `HINCRBY {REDIS_KEY_PREFIX}link_opens:{YYYY-MM-DD} <payment link id> 1` on the rate
+limiter's Redis, with the request's UTC day (`day_key`), and an `EXPIRE` of KEY_TTL_SECONDS: no
+SQL and no round trip of its own.
 
 The `link_opens.rollup` beat job copies today's and yesterday's hashes into PostgreSQL
 (`link_daily_opens`, domain/funnel.py). A Redis that restarts empty (or from an older snapshot)
@@ -41,21 +41,6 @@ return redis.call('HGETALL', KEYS[1])
 
 def day_key(prefix: str, day: date) -> str:
     return f"{prefix}link_opens:{day.isoformat()}"
-
-
-class OpenCounter:
-    """The share path's side of the contract."""
-
-    def __init__(self, redis_client: redis.Redis, prefix: str):
-        self._redis = redis_client
-        self._prefix = prefix
-
-    def count(self, link_id: str, at: datetime) -> None:
-        key = day_key(self._prefix, at.date())  # `at` is UTC (domain.db.utcnow)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(key, link_id, 1)
-        pipe.expire(key, KEY_TTL_SECONDS)
-        pipe.execute()
 
 
 class OpenReader:

@@ -86,7 +86,7 @@ def uow_factory(deps):
     from domain.db import UnitOfWork, session_factory
 
     factory = session_factory(deps.engine)
-    return lambda: UnitOfWork(factory, deps.sender, outbox=deps.outbox)
+    return lambda: UnitOfWork(factory, deps.sender, outbox=deps.outbox, link_cache=deps.link_cache)
 
 
 class Merchant:

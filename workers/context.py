@@ -48,13 +48,27 @@ def settings() -> Settings:
 
 def use_settings(given: Settings) -> None:
     """Point the tasks of this process at given settings (tests use their own)."""
-    global _settings, _opens_reader
+    global _settings, _opens_reader, _link_cache
     _settings = given
     _opens_reader = None
+    _link_cache = None
 
 
 def _outbox():
     return settings().outbox()
+
+
+_link_cache = None
+
+
+def _links():
+    """The share cache's invalidation (a worker's commit may change a coupon's redemptions)."""
+    global _link_cache
+    if _link_cache is None:
+        from runtime.share_cache import link_cache
+
+        _link_cache = link_cache(settings())
+    return _link_cache
 
 
 def unit_of_work() -> UnitOfWork:
@@ -62,7 +76,7 @@ def unit_of_work() -> UnitOfWork:
     if _factory is None:
         settings = Settings.from_env()
         _factory = session_factory(make_engine(settings.database_url, settings.db_pool_size))
-    return UnitOfWork(_factory, _sender, outbox=_outbox())
+    return UnitOfWork(_factory, _sender, outbox=_outbox(), link_cache=_links())
 
 
 _opens_reader: OpenReader | None = None

@@ -1,5 +1,6 @@
 """PostgreSQL down (a private one, stopped): the merchant API and the share endpoint answer 503
-quickly, /readyz names PostgreSQL, and the worker retries the creation of sessions accepted
+quickly (the share endpoint for a link it has not cached; a cached link keeps opening), /readyz
+names PostgreSQL, and the worker retries the creation of sessions accepted
 before the outage with backoff, storing each exactly once when the database is back."""
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def test_database_down_then_back(private_postgres, redis_client, settings, stack
     # Accepted while the database is up, not yet stored: no worker runs yet.
     accepted = [shop.open_link().json["checkout_session_id"] for _ in range(5)]
     assert stored_ids(engine, shop.link["id"]) == []
+    # A second link, never opened: not in the share cache.
+    uncached = shop.api("POST", "/payment-links",
+                        {"line_items": [{"price_id": shop.link["line_items"][0]["price_id"]}]}).json
 
     private_postgres.stop()
     try:
@@ -44,7 +48,13 @@ def test_database_down_then_back(private_postgres, redis_client, settings, stack
             assert answer.json["error"]["code"] == "service_unavailable"
             assert "Traceback" not in answer.text and "psycopg" not in answer.text
             measured[f"{method} {path.split('/')[1]}"] = answer.seconds
-        opened = shop.open_link()
+        # The share cache holds the opened link: it keeps opening (stored once PostgreSQL is back).
+        cached = shop.open_link()
+        assert cached.status == 200, cached.text
+        accepted.append(cached.json["checkout_session_id"])
+        # A link that is not cached needs PostgreSQL: 503 within 2 s, no URL handed out.
+        opened = call(stack.web_url, "GET", f"/api/pay/share/{uncached['url'].rsplit('/', 1)[-1]}",
+                      headers={"Accept": "application/json"})
         assert opened.status == 503 and opened.seconds < 2 and "/checkout/" not in opened.text
         ready = call(stack.web_url, "GET", "/readyz")
         assert ready.status == 503 and ready.json == {"status": "unavailable"}  # the public port says no more
