@@ -24,6 +24,8 @@ TAGS = {
     "payment_methods": "Cards saved to customers", "account": "What customers see of the merchant",
     "processor": "The processor that takes each mode's payments",
     "health": "Liveness and readiness for load balancers",
+    "subscriptions": "Subscriptions: recurring billing started at checkout", "invoices": "What each period costs",
+    "test_clocks": "Test clocks: watch months of billing in seconds (test mode)",
     "events": "Events: what happened, kept 30 days", "webhook_endpoints": "Webhook endpoints and their deliveries",
 }
 

@@ -286,3 +286,6 @@ def send_due_emails() -> int:
         handed = email_records.hand_out_due(uow, utcnow())
         uow.commit()
     return handed
+
+
+from workers import billing as _billing  # noqa: E402,F401  (registers the billing tasks)
