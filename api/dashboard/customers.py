@@ -2,7 +2,7 @@
 made at checkout from the email entered, or through the API)."""
 from __future__ import annotations
 
-from api.dashboard import labels
+from api.dashboard import labels, subscriptions
 from api.dashboard.web import PREFIX, owned, page_query, pager, redirect, render
 from domain import catalog, payment_records
 from domain.errors import InvalidRequest
@@ -33,4 +33,5 @@ class CustomerPage:
         payments = payment_records.page(uow, owner, PageQuery(limit=10, filters={"customer_id": customer.id}))
         render(req, resp, "customer.html", customer=customer, payments=payments.data,
                more_payments=payments.has_more, cards=payment_records.payment_methods_of(uow, owner, customer.id),
-               card_label=labels.card_label, section="customers")
+               card_label=labels.card_label, section="customers",
+               subscriptions=subscriptions.of_customer(uow, owner, customer.id))
