@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from domain import billing_rules, events, payment_records, test_clocks, views
@@ -66,46 +66,62 @@ def make_due_invoices(uow: UnitOfWork, now: datetime, *, clock_id: str | None = 
     """One batch of subscriptions whose period (or trial) ends by `now` (real-time ones, or those
     on `clock_id`): each makes its next invoice, due to be charged once `lease` has passed (the
     caller hands it to a job at once), or is canceled at period end. The ids of the invoices to
-    charge. The caller commits."""
+    charge. The caller commits.
+
+    Set-based, a few statements per batch whatever its size (bench/billing.py): the due rows
+    locked and read (SKIP LOCKED), the invoices computed here and inserted in one statement (the
+    unique key drops any made before), the subscriptions updated in one. Cancellations at period
+    end and invoices with nothing to charge are rare and go through the ORM one by one."""
     s = Subscription
-    due = list(uow.session.scalars(
-        select(s).where(s.next_billing_at.is_not(None), s.next_billing_at <= now, _on_clock(s.test_clock_id, clock_id))
-        .order_by(s.next_billing_at).limit(limit).with_for_update(skip_locked=True)))
-    made = []
-    for subscription in due:
-        invoice_id = _bill(uow, subscription, now, lease)
-        if invoice_id is not None:
-            made.append(invoice_id)
-    return made
-
-
-def _bill(uow: UnitOfWork, sub: Subscription, now: datetime, lease: timedelta) -> str | None:
-    sub.next_billing_at = None
-    if sub.status == CANCELED:
-        return None
-    if sub.cancel_at_period_end:
+    rows = uow.session.execute(
+        select(s.__table__).where(s.next_billing_at.is_not(None), s.next_billing_at <= now,
+                                  _on_clock(s.test_clock_id, clock_id))
+        .order_by(s.next_billing_at).limit(limit).with_for_update(skip_locked=True)).all()
+    if not rows:
+        return []
+    uow.session.execute(update(s).where(s.id.in_([row.id for row in rows])).values(next_billing_at=None)
+                        .execution_options(synchronize_session=False))
+    values, cancels = [], []
+    for row in rows:
+        if row.status == CANCELED:
+            continue
+        if row.cancel_at_period_end:
+            cancels.append(row.id)
+            continue
+        first = row.trial_end or row.created_at
+        start = row.current_period_end
+        amounts = billing_rules.invoice_amounts(row.items, row.currency, row.coupon,
+                                                billing_rules.coupon_applies(row.coupon, first, start))
+        values.append(dict(
+            id=new_id("in", row.livemode), account_id=row.account_id, livemode=row.livemode, created_at=now,
+            updated_at=now, subscription_id=row.id, customer_id=row.customer_id, test_clock_id=row.test_clock_id,
+            period_start=start, period_end=billing_rules.period_end(first, start, row.interval, row.interval_count),
+            lines=amounts.lines, currency=row.currency, amount_subtotal_atom=amounts.subtotal_atom,
+            amount_discount_atom=amounts.discount_atom, amount_total_atom=amounts.total_atom, status=OPEN,
+            attempt_count=0, next_attempt_at=now + lease, payment_id=None, paid_at=None))
+    made: list[tuple] = []
+    if values:
+        table = Invoice.__table__  # Core, executemany: one compiled statement, sent as "insertmanyvalues"
+        made = [tuple(r) for r in uow.session.execute(
+            insert(table).on_conflict_do_nothing(constraint="invoices_one_per_period")
+            .returning(table.c.id, table.c.subscription_id, table.c.amount_total_atom), values)]
+    if made:
+        uow.session.execute(text(
+            "UPDATE subscriptions SET latest_invoice_id = made.invoice_id, updated_at = :now "
+            "FROM unnest(CAST(:subs AS text[]), CAST(:invoices AS text[])) AS made(subscription_id, invoice_id) "
+            "WHERE subscriptions.id = made.subscription_id"),
+            {"now": now, "subs": [m[1] for m in made], "invoices": [m[0] for m in made]})
+    for subscription_id in cancels:
+        sub = locked(uow, Subscription, subscription_id)
         _cancel(uow, sub, sub.current_period_end, now)
-        return None
-    start = sub.current_period_end
-    end = billing_rules.period_end(anchor(sub), start, sub.interval, sub.interval_count)
-    amounts = billing_rules.invoice_amounts(sub.items, sub.currency, sub.coupon,
-                                            billing_rules.coupon_applies(sub.coupon, anchor(sub), start))
-    invoice_id = new_id("in", sub.livemode)
-    written = uow.session.execute(insert(Invoice).values(
-        id=invoice_id, account_id=sub.account_id, livemode=sub.livemode, created_at=now, updated_at=now,
-        subscription_id=sub.id, customer_id=sub.customer_id, test_clock_id=sub.test_clock_id, period_start=start,
-        period_end=end, lines=amounts.lines, currency=sub.currency, amount_subtotal_atom=amounts.subtotal_atom,
-        amount_discount_atom=amounts.discount_atom, amount_total_atom=amounts.total_atom, status=OPEN,
-        attempt_count=0, next_attempt_at=now + lease, payment_id=None, paid_at=None,
-    ).on_conflict_do_nothing(constraint="invoices_one_per_period").returning(Invoice.id)).first()
-    if written is None:
-        return None  # made before: that invoice carries the subscription on
-    sub.latest_invoice_id = invoice_id
-    sub.updated_at = now
-    if amounts.total_atom == 0:  # a 100% coupon: nothing to charge
-        _paid(uow, sub, uow.session.get(Invoice, invoice_id), now, counted=False)
-        return None
-    return invoice_id
+    to_charge = []
+    for invoice_id, subscription_id, total in made:
+        if total == 0:  # a 100% coupon: nothing to charge
+            _paid(uow, locked(uow, Subscription, subscription_id), locked(uow, Invoice, invoice_id), now,
+                  counted=False)
+        else:
+            to_charge.append(invoice_id)
+    return to_charge
 
 
 def first_invoice(uow: UnitOfWork, sub: Subscription, session, now: datetime) -> Invoice:
