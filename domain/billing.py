@@ -22,6 +22,7 @@ Lock order, everywhere: payment, then subscription, then invoice.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -371,12 +372,17 @@ def next_due_on_clock(uow: UnitOfWork, clock_id: str, until: datetime) -> dateti
 MAX_ADVANCE_STEPS = 100_000
 
 
-def advance_clock(units: Units, clock_id: str, processor_for: ProcessorFor, now: Callable[[], datetime]) -> int:
+def advance_clock(units: Units, clock_id: str, processor_for: ProcessorFor, now: Callable[[], datetime], *,
+                  deadline: float | None = None) -> tuple[int, bool]:
     """Run everything that falls due on the clock up to its frozen time, in order: step to the
     earliest due time, make that time's invoices and charge them (the same functions as the
-    beat's jobs), repeat; then the clock is ready. The number of steps."""
+    beat's jobs), repeat; then the clock is ready. With a `deadline` (a `time.monotonic()` value)
+    no step starts after it and the clock stays advancing for the caller to go on in a new job.
+    (steps, finished)."""
     steps = 0
     while steps < MAX_ADVANCE_STEPS:
+        if deadline is not None and time.monotonic() >= deadline:
+            return steps, False
         with units() as uow:
             target = test_clocks.frozen_time(uow, clock_id)
             step = next_due_on_clock(uow, clock_id, target) if target is not None else None
@@ -395,7 +401,7 @@ def advance_clock(units: Units, clock_id: str, processor_for: ProcessorFor, now:
     with units() as uow:
         test_clocks.finish(uow, clock_id)
         uow.commit()
-    return steps
+    return steps, True
 
 
 # ---- for operators ------------------------------------------------------------------------------
@@ -433,19 +439,18 @@ class Due:
     account_id: str
     due_at: datetime
     overdue_seconds: float  # > 0: past due, waiting for the sweep; < 0: time left
-    test_clock_id: str | None
 
 
 def due(uow: UnitOfWork, now: datetime, limit: int = 20) -> list[Due]:
     """The next billing work, soonest first (ordered reads of the partial indexes)."""
     s, i = Subscription, Invoice
-    found = [Due("renewal", row.id, row.account_id, row.next_billing_at, 0.0, None) for row in uow.session.execute(
+    found = [Due("renewal", row.id, row.account_id, row.next_billing_at, 0.0) for row in uow.session.execute(
         select(s.id, s.account_id, s.next_billing_at).where(s.next_billing_at.is_not(None), s.test_clock_id.is_(None))
         .order_by(s.next_billing_at).limit(limit))]
-    found += [Due("charge", row.id, row.account_id, row.next_attempt_at, 0.0, None) for row in uow.session.execute(
+    found += [Due("charge", row.id, row.account_id, row.next_attempt_at, 0.0) for row in uow.session.execute(
         select(i.id, i.account_id, i.next_attempt_at).where(i.status == OPEN, i.next_attempt_at.is_not(None),
                                                             i.test_clock_id.is_(None))
         .order_by(i.next_attempt_at).limit(limit))]
     found.sort(key=lambda d: d.due_at)
-    return [Due(d.kind, d.id, d.account_id, d.due_at, round((now - d.due_at).total_seconds(), 3), None)
+    return [Due(d.kind, d.id, d.account_id, d.due_at, round((now - d.due_at).total_seconds(), 3))
             for d in found[:limit]]

@@ -191,3 +191,46 @@ def test_renewal_receipts_are_owed_once_per_paid_invoice(merchant, client, uow_f
         assert owed[f"invoice.paid:{first_invoice.id}"] is False
         assert owed[f"payment.succeeded:{first_invoice.payment_id}"] is True
         assert uow.session.scalar(select(func.count()).select_from(Email)) is not None
+
+
+def test_an_advance_past_its_deadline_stops_between_steps_and_goes_on(merchant, client, uow_factory, settings, deps):
+    from domain import test_clocks
+    from domain.queries import Owner
+
+    owner = Owner(merchant.account_id, False)
+    with uow_factory() as uow:
+        clock = test_clocks.create(uow, owner, test_clocks.NewTestClock(frozen_time=T0))
+        uow.commit()
+    customer = merchant.ok("POST", "/customers", {"email": "slow@example.com", "test_clock_id": clock.id})
+    sub_id = subscribe(merchant, client, uow_factory, settings, customer_id=customer["id"])
+    with uow_factory() as uow:
+        test_clocks.advance(uow, owner, clock.id, T0 + timedelta(days=100))
+        uow.commit()
+    steps, finished = billing.advance_clock(deps.units, clock.id, deps.processors.for_processor, utcnow,
+                                            deadline=0.0)  # already past: not one step
+    assert (steps, finished) == (0, False)
+    with uow_factory() as uow:
+        assert test_clocks.get(uow, owner, clock.id).status == "advancing"
+    steps, finished = billing.advance_clock(deps.units, clock.id, deps.processors.for_processor, utcnow)
+    assert finished and steps == 3  # 28 February, 31 March, 30 April
+    assert [i.status for i in invoices_of(uow_factory, sub_id)] == ["paid"] * 4
+    with uow_factory() as uow:
+        assert test_clocks.get(uow, owner, clock.id).status == "ready"
+
+
+def test_an_invoice_receipt_shows_the_invoice_and_its_lines():
+    from domain.emails import ToSend
+    from workers.emails import render
+
+    invoice = {"object": "invoice", "id": "in_test_receipt0000000000", "amount_total_atom": 2450, "currency": "EUR",
+               "customer_id": "cus_test_x", "lines": []}
+    item = ToSend("em_1", 0, "receipt", "ada@example.com", "de_DE",
+                  {"id": "evt_1", "type": "invoice.paid", "created_at": T0, "object": invoice}, "Tea club", None,
+                  {"id": invoice["id"], "line_items": [{"name": "Tea club", "quantity": 1, "unit_amount_atom": 2450,
+                                                        "currency": "EUR", "amount_atom": 2450}],
+                   "currency": "EUR", "amount_subtotal_atom": 2450, "amount_discount_atom": 0,
+                   "amount_total_atom": 2450, "customer_email": "ada@example.com"})
+    subject, text_body, html_body = render(item)
+    assert subject == "Receipt from Tea club: 24,50\xa0€"
+    assert "Invoice in_test_receipt0000000000" in text_body and "1 x Tea club" in text_body
+    assert "Invoice in_test_receipt0000000000" in html_body
