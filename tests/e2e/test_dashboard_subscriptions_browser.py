@@ -87,6 +87,13 @@ def test_a_merchant_reads_a_subscriptions_invoices_and_cancels_it(page, base_url
     assert ["24.00 USD" in invoices[0], "24.00 USD" in invoices[1], "12.00 USD off" in invoices[2],
             "12.00 USD off" in invoices[3]] == [True] * 4
     both_widths(page, shots, "dashboard-subscription")
+    renewal_payment = page.locator("#invoices tbody tr").first.locator("a.mono")
+    payment_id = renewal_payment.inner_text()
+    renewal_payment.click()
+    page.wait_for_url(f"{base_url}/dashboard/payments/{payment_id}")
+    assert "a renewal of its subscription" in page.inner_text("body")
+    page.go_back()
+    page.wait_for_url(f"{base_url}/dashboard/subscriptions/{sub_id}")
 
     page.get_by_role("button", name="Cancel at period end").click()
     page.wait_for_url(f"{base_url}/dashboard/subscriptions/{sub_id}?canceled=later")
