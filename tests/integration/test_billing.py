@@ -234,3 +234,26 @@ def test_an_invoice_receipt_shows_the_invoice_and_its_lines():
     assert subject == "Receipt from Tea club: 24,50\xa0€"
     assert "Invoice in_test_receipt0000000000" in text_body and "1 x Tea club" in text_body
     assert "Invoice in_test_receipt0000000000" in html_body
+
+
+def test_the_beats_sweep_sets_the_gauges_and_the_worker_counts_its_charges(merchant, client, uow_factory, settings,
+                                                                           deps, celery_worker):
+    from sqlalchemy import update
+
+    from runtime import metrics
+    from tests.conftest import wait_for
+    from workers import billing as billing_jobs
+
+    sub_id = subscribe(merchant, client, uow_factory, settings)
+    overdue = datetime.now(UTC) - timedelta(minutes=5)
+    with uow_factory() as uow:
+        uow.session.execute(update(Subscription).where(Subscription.id == sub_id).values(
+            current_period_end=overdue, next_billing_at=overdue))
+        uow.commit()
+    before = metrics.BILLING_CHARGES.labels("succeeded")._value.get()
+    made, _ = billing_jobs.sweep(datetime.now(UTC))
+    assert made >= 1
+    assert metrics.BILLING_DUE.labels("renewals")._value.get() >= 1
+    assert metrics.BILLING_OVERDUE_SECONDS._value.get() >= 300
+    wait_for(lambda: [i.status for i in invoices_of(uow_factory, sub_id)] == ["paid", "paid"], timeout=30)
+    wait_for(lambda: metrics.BILLING_CHARGES.labels("succeeded")._value.get() >= before + 1, timeout=10)
