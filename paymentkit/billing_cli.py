@@ -14,22 +14,22 @@ from dataclasses import asdict
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from domain import billing
+    from domain import billing_stats
     from domain.db import utcnow
     from workers.context import unit_of_work
 
     with unit_of_work() as uow:
-        print(json.dumps(asdict(billing.stats(uow, utcnow()))))
+        print(json.dumps(asdict(billing_stats.stats(uow, utcnow()))))
     return 0
 
 
 def _due(args: argparse.Namespace) -> int:
-    from domain import billing
+    from domain import billing_stats
     from domain.db import utcnow
     from workers.context import unit_of_work
 
     with unit_of_work() as uow:
-        for row in billing.due(uow, utcnow(), args.limit):
+        for row in billing_stats.due(uow, utcnow(), args.limit):
             print(json.dumps({**asdict(row), "due_at": row.due_at.isoformat()}))
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from domain import billing
+from domain import billing, billing_stats
 from domain.db import utcnow
 from domain.ids import random_base62
 from runtime import metrics
@@ -21,7 +21,7 @@ def sweep(now, batch_size: int = billing.BATCH_SIZE) -> tuple[int, int]:
     (invoices made, charges handed out)."""
     made = handed = 0
     with unit_of_work() as uow:
-        stats = billing.stats(uow, now)
+        stats = billing_stats.stats(uow, now)
     metrics.BILLING_DUE.labels("renewals").set(stats.renewals_due)
     metrics.BILLING_DUE.labels("retries").set(stats.charges_due)
     metrics.BILLING_OVERDUE_SECONDS.set(stats.oldest_overdue_seconds)
