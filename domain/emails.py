@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain.db import UnitOfWork, locked
 from domain.ids import new_id
-from domain.models import Account, CheckoutSession, Customer, Email, Event, Payment, Price, Product
+from domain.models import Account, CheckoutSession, Customer, Email, Event, Payment, Price, Product, Subscription
 
 RETRY_SCHEDULE = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
                   timedelta(hours=6))
@@ -31,9 +31,13 @@ DEFAULT_LOCALE = "en_US"
 
 
 def _payer(uow: UnitOfWork, payment: dict[str, Any]) -> tuple[str | None, str]:
-    """Who paid and in which locale: the email typed at checkout (else the customer's)."""
-    session = uow.session.get(CheckoutSession, payment["checkout_session_id"]) \
-        if payment.get("checkout_session_id") else None
+    """Who paid and in which locale: the email typed at checkout (for an invoice, at its
+    subscription's checkout), else the customer's."""
+    session_id = payment.get("checkout_session_id")
+    if session_id is None and payment.get("subscription_id"):  # an invoice: its subscription's checkout
+        session_id = uow.session.scalar(select(Subscription.checkout_session_id)
+                                        .where(Subscription.id == payment["subscription_id"]))
+    session = uow.session.get(CheckoutSession, session_id) if session_id else None
     email = session.customer_email if session is not None else None
     if email is None and payment.get("customer_id"):
         customer = uow.session.get(Customer, payment["customer_id"])
