@@ -76,6 +76,9 @@ beat_schedule = {
     # found here too, once its hand-out lease (30 s) has passed.
     "webhooks.deliver_due": {"task": "webhooks.deliver_due", "schedule": 2.0},
     "emails.send_due": {"task": "emails.send_due", "schedule": 30.0},
+    # Renewals, trial ends, cancellations at period end and dunning retries are due rows
+    # (subscriptions.next_billing_at, invoices.next_attempt_at: partial indexes), found here.
+    "billing.run_due": {"task": "billing.run_due", "schedule": 30.0},
     # Events are kept 30 days.
     "events.purge_expired": {"task": "events.purge_expired", "schedule": 3600.0},
     # Share-URL opens counted in Redis -> link_daily_opens (the dashboard's funnels), today and yesterday.

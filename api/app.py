@@ -14,7 +14,7 @@ from api.middleware import AccessLog, Authenticate, Idempotency, RequestId, Secu
 from api.openapi import OpenApiResource
 from api.ratelimit import share_rate_limiter
 from api.resources import (account, api_keys, catalog, checkout_sessions, docs, events, health, payment_links, payments,
-                           processor_webhooks, share, webhook_endpoints)
+                           processor_webhooks, share, subscriptions, test_clocks, webhook_endpoints)
 from api.routing import Router
 from domain.db import UnitOfWork, make_engine, session_factory
 from domain.events import Outbox
@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     operations += payment_links.add_routes(app, settings)
     operations += checkout_sessions.add_routes(app, settings)
     operations += payments.add_routes(app, deps)
+    operations += subscriptions.add_routes(app, settings.max_body_bytes)
+    operations += test_clocks.add_routes(app, settings.max_body_bytes)
     operations += account.add_routes(app, deps)
     operations += api_keys.add_routes(app, settings.max_body_bytes)
     operations += events.add_routes(app, settings)

@@ -25,6 +25,8 @@ TAGS = {
     "api_keys": "The account's API keys: list, add (shown once), revoke",
     "processor": "The processor that takes each mode's payments",
     "health": "Liveness and readiness for load balancers",
+    "subscriptions": "Subscriptions: recurring billing started at checkout", "invoices": "What each period costs",
+    "test_clocks": "Test clocks: watch months of billing in seconds (test mode)",
     "events": "Events: what happened, kept 30 days", "webhook_endpoints": "Webhook endpoints and their deliveries",
 }
 

@@ -116,6 +116,9 @@ class CustomerCreate(Request, kw_only=True):
     email: Email
     name: Name | None = None
     metadata: Metadata | None = None
+    test_clock_id: Annotated[str, Meta(extra_json_schema={"description": (
+        "test mode only: the customer lives on this test clock (its subscriptions bill on the clock's time); "
+        "an id that names none is a 400 `resource_missing` naming this field")})] | None = None
 
 
 class ActiveUpdate(Request, kw_only=True):
@@ -193,6 +196,7 @@ class CustomerOut(Owned, kw_only=True):
     email: str
     name: str | None
     metadata: dict[str, Any]
+    test_clock_id: str | None
 
 
 # ---- payment links --------------------------------------------------------------------------
@@ -480,6 +484,7 @@ class PaymentOut(Response, kw_only=True):
     processor: str
     processor_reference: str | None
     amount_refunded_atom: int
+    invoice_id: Annotated[str | None, Meta(description="the invoice this charge pays (a renewal)")] = None
     refunds: Annotated[list[RefundOut], Meta(description="oldest first")]
     livemode: bool
     created_at: datetime
@@ -618,6 +623,97 @@ class ProcessorSettingOut(Response, kw_only=True):
     webhook_secret: Annotated[str | None, Meta(description="masked: its last four characters")]
     updated_at: Annotated[datetime | None, Meta(description="null while the mode's default is in use")]
 
+
+# ---- subscriptions, invoices and test clocks (SPEC 8) -----------------------------------------
+
+class SubscriptionItemOut(Response, kw_only=True):
+    price_id: str
+    quantity: int
+    description: str | None
+    unit_amount_atom: int
+
+
+class SubscriptionOut(Response, kw_only=True):
+    object: Literal["subscription"] = "subscription"
+    id: str
+    customer_id: str
+    checkout_session_id: str | None
+    payment_link_id: str | None
+    status: Literal["trialing", "active", "past_due", "canceled"]
+    items: Annotated[list[SubscriptionItemOut], Meta(description="the recurring prices and quantities billed each period")]
+    currency: str
+    interval: Literal["day", "week", "month", "year"]
+    interval_count: int
+    current_period_start: datetime
+    current_period_end: datetime
+    trial_end: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    default_payment_method_id: str | None
+    latest_invoice_id: str | None
+    coupon_id: str | None
+    test_clock_id: Annotated[str | None, Meta(description="the customer's test clock: it bills on that clock's time")]
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionCancel(Request, kw_only=True):
+    at_period_end: Annotated[bool, Meta(description="true: at the end of the current period; false: now")] = True
+
+
+class InvoiceLineOut(Response, kw_only=True):
+    price_id: str
+    description: str | None
+    quantity: int
+    unit_amount_atom: int
+    currency: str
+    amount_atom: int
+
+
+class InvoiceOut(Response, kw_only=True):
+    object: Literal["invoice"] = "invoice"
+    id: str
+    subscription_id: str
+    customer_id: str
+    period_start: datetime
+    period_end: datetime
+    lines: list[InvoiceLineOut]
+    currency: str
+    amount_subtotal_atom: int
+    amount_discount_atom: int
+    amount_total_atom: int
+    status: Literal["open", "paid", "void", "uncollectible"]
+    attempt_count: Annotated[int, Meta(description="charges of it that were declined or paid")]
+    next_attempt_at: Annotated[datetime | None, Meta(description="when it is charged next, while open")]
+    payment_id: Annotated[str | None, Meta(description="its latest charge")]
+    paid_at: datetime | None
+    test_clock_id: str | None
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TestClockCreate(Request, kw_only=True):
+    frozen_time: Annotated[Time, Meta(description="the clock's time (RFC 3339, with a time zone)")]
+    name: Name | None = None
+
+
+class TestClockAdvance(Request, kw_only=True):
+    frozen_time: Annotated[Time, Meta(description="later than the clock's time now")]
+
+
+class TestClockOut(Response, kw_only=True):
+    __test__ = False
+    object: Literal["test_clock"] = "test_clock"
+    id: str
+    name: str | None
+    frozen_time: datetime
+    status: Annotated[Literal["ready", "advancing"], Meta(
+        description="advancing while what fell due up to frozen_time is being run")]
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime
 
 
 

@@ -35,7 +35,8 @@ def coupon(c: models.Coupon) -> schemas.CouponOut:
 
 
 def customer(c: models.Customer) -> schemas.CustomerOut:
-    return schemas.CustomerOut(**_owned(c), email=c.email, name=c.name, metadata=c.metadata_)
+    return schemas.CustomerOut(**_owned(c), email=c.email, name=c.name, metadata=c.metadata_,
+                               test_clock_id=c.test_clock_id)
 
 
 def payment_link(link: models.PaymentLink, public_base_url: str) -> schemas.PaymentLinkOut:
@@ -91,7 +92,7 @@ def payment(p: models.Payment, refunds: list[models.Refund]) -> schemas.PaymentO
         currency=p.currency, status=p.status, failure_code=p.failure_code, failure_message=p.failure_message,
         payment_method_id=p.payment_method_id, payment_method_details=details, processor=p.processor,
         processor_reference=p.processor_reference, amount_refunded_atom=p.amount_refunded_atom,
-        refunds=[refund(r) for r in refunds], livemode=p.livemode, created_at=p.created_at, updated_at=p.updated_at)
+        invoice_id=p.invoice_id, refunds=[refund(r) for r in refunds], livemode=p.livemode, created_at=p.created_at, updated_at=p.updated_at)
 
 
 def payment_method(m: models.PaymentMethod) -> schemas.PaymentMethodOut:
@@ -110,3 +111,36 @@ def processor_setting(c: ProcessorChoice) -> schemas.ProcessorSettingOut:
     return schemas.ProcessorSettingOut(livemode=c.livemode, processor=c.processor, publishable_key=c.publishable_key,
                                        secret_key=c.secret_key, webhook_secret=c.webhook_secret,
                                        updated_at=c.updated_at)
+
+
+def subscription(s: models.Subscription) -> schemas.SubscriptionOut:
+    return schemas.SubscriptionOut(
+        id=s.id, customer_id=s.customer_id, checkout_session_id=s.checkout_session_id,
+        payment_link_id=s.payment_link_id, status=s.status,
+        items=[schemas.SubscriptionItemOut(price_id=item["price_id"], quantity=item["quantity"],
+                                           description=item.get("description"),
+                                           unit_amount_atom=item["unit_amount_atom"]) for item in s.items],
+        currency=s.currency, interval=s.interval, interval_count=s.interval_count,
+        current_period_start=s.current_period_start, current_period_end=s.current_period_end, trial_end=s.trial_end,
+        cancel_at_period_end=s.cancel_at_period_end, canceled_at=s.canceled_at,
+        default_payment_method_id=s.default_payment_method_id, latest_invoice_id=s.latest_invoice_id,
+        coupon_id=s.coupon_id, test_clock_id=s.test_clock_id, livemode=s.livemode, created_at=s.created_at,
+        updated_at=s.updated_at)
+
+
+def invoice(i: models.Invoice) -> schemas.InvoiceOut:
+    return schemas.InvoiceOut(
+        id=i.id, subscription_id=i.subscription_id, customer_id=i.customer_id, period_start=i.period_start,
+        period_end=i.period_end, lines=[schemas.InvoiceLineOut(
+            price_id=line["price_id"], description=line.get("description"), quantity=line["quantity"],
+            unit_amount_atom=line["unit_amount_atom"], currency=line["currency"], amount_atom=line["amount_atom"])
+            for line in i.lines],
+        currency=i.currency, amount_subtotal_atom=i.amount_subtotal_atom, amount_discount_atom=i.amount_discount_atom,
+        amount_total_atom=i.amount_total_atom, status=i.status, attempt_count=i.attempt_count,
+        next_attempt_at=i.next_attempt_at, payment_id=i.payment_id, paid_at=i.paid_at, test_clock_id=i.test_clock_id,
+        livemode=i.livemode, created_at=i.created_at, updated_at=i.updated_at)
+
+
+def test_clock(c: models.TestClock) -> schemas.TestClockOut:
+    return schemas.TestClockOut(id=c.id, name=c.name, frozen_time=c.frozen_time, status=c.status,
+                                livemode=c.livemode, created_at=c.created_at, updated_at=c.updated_at)

@@ -1,8 +1,8 @@
 """`make bench` / `python -m bench`: every bench, then one table of ratios.
 
-    python -m bench                   share, sessions, pay, list, expiry, webhooks, in that order
+    python -m bench                   share, sessions, pay, list, expiry, webhooks, billing, in that order
     python -m bench --quick           the same, smaller (a smoke run: its figures mean little)
-    python -m bench NAME [ARGS...]    one bench: share, sessions, pay, list, expiry or webhooks, with its own
+    python -m bench NAME [ARGS...]    one bench: share, sessions, pay, list, expiry, webhooks or billing, with its own
                                       options (`python -m bench share --help`)
 
 Each bench makes its own scratch database and Redis key prefix, starts what it needs on private
@@ -23,16 +23,16 @@ from importlib.util import find_spec
 
 from bench.common import ROOT, Row, mib, prepare_environment, sigterm_as_interrupt
 
-# One name per bench, in the order they run; a bench added in another branch (renewals) goes in
-# this tuple, and in MODULES if it runs as a module of its own.
-BENCHES = ("share", "sessions", "pay", "list", "expiry", "webhooks")
-# The list, expiry and webhooks benches are modules of their own, run as subprocesses; their
-# result line is folded into the table.
-MODULES = {"list": "bench.list_links", "expiry": "bench.expiry", "webhooks": "bench.webhooks"}
+# One name per bench, in the order they run.
+BENCHES = ("share", "sessions", "pay", "list", "expiry", "webhooks", "billing")
+# The list, expiry, webhooks and billing benches are modules of their own, run as subprocesses;
+# their result line is folded into the table.
+MODULES = {"list": "bench.list_links", "expiry": "bench.expiry", "webhooks": "bench.webhooks",
+           "billing": "bench.billing"}
 QUICK = {"share": ["--rounds", "1", "--duration", "3"], "sessions": ["--count", "2000"],
          "pay": ["--count", "200", "--rounds", "1"],
          "list": ["--rows", "100000", "--repeat", "10"], "expiry": ["--rows", "20000", "--fan-out", "1000"],
-         "webhooks": ["--events", "300", "--paced", "60"]}
+         "webhooks": ["--events", "300", "--paced", "60"], "billing": ["--due", "300"]}
 
 
 def machine() -> str:
@@ -101,6 +101,19 @@ def parse_result(name: str, lines: list[str]) -> list[Row]:
             ratio = float(found[2])
             return [Row("webhooks", "deliveries/s vs a bare POST loop", f"{found[1]}/s", f"{found[3]}/s", ratio),
                     Row("webhooks", "commit to delivery p50 / p99", f"{delay[1]} / {delay[2]} ms")]
+    if name == "billing":
+        sweep = re.search(r"sweep/bare ([0-9.]+)", text)
+        charged = re.search(r"charged/no-op ([0-9.]+)", text)
+        rates = re.findall(r"\| (billing\.charge|bench\.noop_charge) +\| +[0-9.]+ \| +([0-9,]+) \|", text)
+        found = []
+        if sweep:
+            found.append(Row("billing", "sweep rows/s vs bare UPDATE", "sweep, batch 500", "bare UPDATE",
+                             float(sweep[1])))
+        if charged and len(rates) == 2:
+            found.append(Row("billing", "renewals charged per s", f"{rates[0][1]}/s", f"no-op {rates[1][1]}/s",
+                             float(charged[1])))
+        if found:
+            return found
     last = next((line for line in reversed(lines) if "ratio" in line.lower() or "target" in line.lower()), "")
     return [Row(name, "result (not parsed)", last.strip()[:60])]
 

@@ -19,4 +19,11 @@ def noop(snapshot: dict) -> None:
     """Takes the message checkout_sessions.create takes and does nothing with it."""
 
 
-__all__ = ["app", "noop"]
+
+
+@app.task(name="bench.noop_charge")
+def noop_charge(invoice_id: str, attempt: int) -> None:
+    """Takes the message billing.charge takes and does nothing with it."""
+
+
+__all__ = ["app", "noop", "noop_charge"]

@@ -69,6 +69,7 @@ class NewCustomer:
     email: str
     name: str | None = None
     metadata: dict[str, Any] | None = None
+    test_clock_id: str | None = None  # test mode: the customer lives on this clock (SPEC 8)
 
 
 def _owned_fields(prefix: str, owner: Owner) -> dict[str, Any]:
@@ -279,9 +280,17 @@ def create_customer(uow: UnitOfWork, owner: Owner, cmd: NewCustomer) -> Customer
     require_email(cmd.email)
     require_text(cmd.name, "name", required=False)
     metadata = require_metadata(cmd.metadata)
+    from domain import events, test_clocks, views  # events import the views, which read sessions, which read the catalog
+
+    if cmd.test_clock_id is not None:
+        if owner.livemode:
+            raise invalid("test_clock_id", "Test clocks exist in test mode only.", "livemode_mismatch")
+        try:
+            test_clocks.get(uow, owner, cmd.test_clock_id, param="test_clock_id")
+        except NotFound as missing:
+            raise invalid("test_clock_id", missing.message, "resource_missing") from None
     customer = _save(uow, Customer(**_owned_fields("cus", owner), email=cmd.email, name=cmd.name,
-                                   metadata_=metadata))
-    from domain import events, views  # events import the views, which read sessions, which read the catalog
+                                   metadata_=metadata, test_clock_id=cmd.test_clock_id))
 
     events.record(uow, "customer.created", customer, views.customer(customer), now=customer.created_at)
     return customer

@@ -465,6 +465,10 @@ def reconcile(units: Units, payment_id: str, processor_for: Callable[[UnitOfWork
     from authenticating is given up once the session's time is over. None: nothing to do."""
     with units() as uow:
         payment = uow.session.get(Payment, payment_id)
+        if payment is not None and payment.invoice_id is not None and payment.status in LIVE:
+            processor = processor_for(uow, Owner(payment.account_id, payment.livemode), payment.processor)
+            uow.rollback()
+            return _reconcile_renewal(units, payment_id, processor, now)
         if payment is None or payment.status not in LIVE or payment.checkout_session_id is None:
             return None
         session = uow.session.get(CheckoutSession, payment.checkout_session_id)
@@ -480,3 +484,23 @@ def reconcile(units: Units, payment_id: str, processor_for: Callable[[UnitOfWork
     if found is None or (found.outcome is Outcome.REQUIRES_ACTION and time_over):
         found = processor.cancel(payment_id)  # never arrived, or abandoned: make sure it cannot happen later
     return _recorded(units, lambda uow: record_charge(uow, session_id, payment_id, found, now()))
+
+
+def _reconcile_renewal(units: Units, payment_id: str, processor: Processor | None,
+                       now: Callable[[], datetime]) -> Attempt | None:
+    """A renewal's charge (an invoice's payment, domain/billing.py) whose outcome nobody told us:
+    ask the processor by the payment's id; one it never received is canceled there for good (the
+    invoice is then due again). The invoice follows the payment."""
+    from domain import billing
+
+    if processor is None:
+        return None
+    found = processor.lookup(payment_id)
+    if found is None:
+        found = processor.cancel(payment_id)
+    with units() as uow:
+        status = billing.record_charge(uow, payment_id, found, now())
+        uow.commit()
+    step = {PaymentStatus.SUCCEEDED: Step.COMPLETED, PaymentStatus.FAILED: Step.DECLINED,
+            PaymentStatus.CANCELED: Step.DECLINED}.get(PaymentStatus(status), Step.PROCESSING)
+    return Attempt(step)

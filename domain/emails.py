@@ -1,5 +1,5 @@
 """Emails an event owes (SPEC 9), when SMTP is set: a receipt to the customer for each
-succeeded payment (and each paid invoice, once invoices exist), and a notice to the merchant's
+succeeded payment (a renewal's by its paid invoice), and a notice to the merchant's
 support email of each completed checkout.
 
 They come from the same outbox as webhooks: an Email row is written with its event, in the
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain.db import UnitOfWork, locked
 from domain.ids import new_id
-from domain.models import Account, CheckoutSession, Customer, Email, Event, Price, Product
+from domain.models import Account, CheckoutSession, Customer, Email, Event, Payment, Price, Product, Subscription
 
 RETRY_SCHEDULE = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
                   timedelta(hours=6))
@@ -31,9 +31,13 @@ DEFAULT_LOCALE = "en_US"
 
 
 def _payer(uow: UnitOfWork, payment: dict[str, Any]) -> tuple[str | None, str]:
-    """Who paid and in which locale: the email typed at checkout (else the customer's)."""
-    session = uow.session.get(CheckoutSession, payment["checkout_session_id"]) \
-        if payment.get("checkout_session_id") else None
+    """Who paid and in which locale: the email typed at checkout (for an invoice, at its
+    subscription's checkout), else the customer's."""
+    session_id = payment.get("checkout_session_id")
+    if session_id is None and payment.get("subscription_id"):  # an invoice: its subscription's checkout
+        session_id = uow.session.scalar(select(Subscription.checkout_session_id)
+                                        .where(Subscription.id == payment["subscription_id"]))
+    session = uow.session.get(CheckoutSession, session_id) if session_id else None
     email = session.customer_email if session is not None else None
     if email is None and payment.get("customer_id"):
         customer = uow.session.get(Customer, payment["customer_id"])
@@ -41,11 +45,21 @@ def _payer(uow: UnitOfWork, payment: dict[str, Any]) -> tuple[str | None, str]:
     return email, (session.locale if session is not None and session.locale else DEFAULT_LOCALE)
 
 
+def _owes_receipt(uow: UnitOfWork, type_: str, obj: dict[str, Any]) -> bool:
+    """One receipt per money taken: a renewal's payment is receipted by its invoice's `invoice.paid`,
+    and a first invoice that the checkout paid by the checkout's `payment.succeeded`."""
+    if type_ == "payment.succeeded":
+        return obj.get("invoice_id") is None
+    if not obj.get("payment_id") or not obj.get("amount_total_atom"):
+        return False
+    return uow.session.scalar(select(Payment.checkout_session_id).where(Payment.id == obj["payment_id"])) is None
+
+
 def owe(uow: UnitOfWork, event: Event, now: datetime) -> list[str]:
     """The emails `event` owes, written in its transaction, each sent by a job after commit."""
     owed: list[tuple[str, str, str]] = []  # kind, address, locale
     obj = event.data["object"]
-    if event.type in ("payment.succeeded", "invoice.paid"):
+    if event.type in ("payment.succeeded", "invoice.paid") and _owes_receipt(uow, event.type, obj):
         address, locale = _payer(uow, obj)
         if address:
             owed.append(("receipt", address, locale))
@@ -95,8 +109,14 @@ def begin_send(uow: UnitOfWork, email_id: str, attempt: int, now: datetime) -> T
     account = uow.session.get(Account, email.account_id)
     obj = event.data["object"]
     session = None
-    session_id = obj.get("checkout_session_id") if event.type.startswith("payment.") else obj.get("id")
-    if session_id:
+    session_id = obj.get("checkout_session_id") if event.type.startswith("payment.") else \
+        None if event.type.startswith("invoice.") else obj.get("id")
+    if event.type.startswith("invoice."):  # a renewal: the invoice's own lines and amounts
+        session = {"id": obj["id"], "line_items": _named(uow, obj["lines"]), "currency": obj["currency"],
+                   "amount_subtotal_atom": obj["amount_subtotal_atom"],
+                   "amount_discount_atom": obj["amount_discount_atom"],
+                   "amount_total_atom": obj["amount_total_atom"], "customer_email": email.to_address}
+    elif session_id:
         found = uow.session.get(CheckoutSession, session_id)
         if found is not None:
             names = dict(uow.session.execute(select(Price.id, Product.name).join(Product, Product.id == Price.product_id)
@@ -112,6 +132,12 @@ def begin_send(uow: UnitOfWork, email_id: str, attempt: int, now: datetime) -> T
     return ToSend(email.id, attempt, email.kind, email.to_address, email.locale,
                   {"id": event.id, "type": event.type, "created_at": event.created_at, "object": obj},
                   account.display_name or account.name, account.support_email, session)
+
+
+def _named(uow: UnitOfWork, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = dict(uow.session.execute(select(Price.id, Product.name).join(Product, Product.id == Price.product_id)
+                                     .where(Price.id.in_([line["price_id"] for line in lines]))).all())
+    return [{**line, "name": line.get("description") or names.get(line["price_id"], "Item")} for line in lines]
 
 
 def record_sent(uow: UnitOfWork, email_id: str, now: datetime) -> None:

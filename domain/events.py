@@ -34,7 +34,6 @@ TYPES = (
     "customer.created",
     "payment_method.attached",
     "subscription.created", "subscription.updated", "subscription.canceled",
-    # Invoices do not exist yet: the types are defined (an endpoint may subscribe), none is written.
     "invoice.paid", "invoice.payment_failed",
 )
 RETENTION = timedelta(days=30)

@@ -6,7 +6,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, text
+from sqlalchemy import (JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint,
+                        text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -136,6 +137,8 @@ class Customer(_Owned, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
     # The same customer at Stripe (cus_… of the merchant's Stripe account), made at its first payment there.
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    # A test-mode customer may live on a test clock: its subscriptions bill on the clock's time.
+    test_clock_id: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (Index("customers_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
                       # Checkout reuses a customer by email, case-insensitively.
                       Index("customers_by_email", "account_id", "livemode", text("lower(email)")))
@@ -311,6 +314,8 @@ class Payment(_Owned, Base):
     # Due work for the reconcile sweep: when to ask the processor again about an open outcome.
     next_check_at: Mapped[datetime | None]
     checks: Mapped[int] = mapped_column(server_default="0")
+    # The invoice this payment is an attempt to pay (a renewal charged off-session), if any.
+    invoice_id: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         Index("payments_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
         Index("payments_by_session", "checkout_session_id"),
@@ -321,6 +326,7 @@ class Payment(_Owned, Base):
               postgresql_where=text("status IN ('processing', 'requires_action', 'succeeded')")),
         Index("payments_due_for_check", "next_check_at",
               postgresql_where=text("status IN ('processing', 'requires_action')")),
+        Index("payments_by_invoice", "invoice_id", postgresql_where=text("invoice_id IS NOT NULL")),
     )
 
 
@@ -386,11 +392,65 @@ class Subscription(_Owned, Base):
     latest_invoice_id: Mapped[str | None] = mapped_column(String(64))
     coupon_id: Mapped[str | None] = mapped_column(String(64))
     coupon: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # the coupon's terms and duration, as sold
+    test_clock_id: Mapped[str | None] = mapped_column(String(64))  # its customer's clock
+    # Due work (domain/billing.py): when the current period (or trial) ends and the next invoice is
+    # made, or it is canceled at period end. None while an invoice is being collected, or once canceled.
+    next_billing_at: Mapped[datetime | None]
     __table_args__ = (
         Index("subscriptions_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
         Index("subscriptions_by_customer", "account_id", "livemode", "customer_id", text("created_at DESC"),
               text("id DESC")),
+        Index("subscriptions_by_status", "account_id", "livemode", "status", text("created_at DESC"), text("id DESC")),
+        Index("subscriptions_by_link", "account_id", "livemode", "payment_link_id", text("created_at DESC"),
+              text("id DESC")),
+        Index("subscriptions_due", "next_billing_at",
+              postgresql_where=text("next_billing_at IS NOT NULL AND test_clock_id IS NULL")),
+        Index("subscriptions_due_on_clock", "test_clock_id", "next_billing_at",
+              postgresql_where=text("next_billing_at IS NOT NULL AND test_clock_id IS NOT NULL")),
     )
+
+
+class Invoice(_Owned, Base):
+    """What one period of a subscription costs, and its collection (SPEC 8): one per subscription
+    and period (a unique key), charged off-session; `next_attempt_at` is its due work."""
+
+    __tablename__ = "invoices"
+    subscription_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(String(64))
+    test_clock_id: Mapped[str | None] = mapped_column(String(64))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_subtotal_atom: Mapped[int] = mapped_column(BigInteger)
+    amount_discount_atom: Mapped[int] = mapped_column(BigInteger)
+    amount_total_atom: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # open, paid, void, uncollectible
+    attempt_count: Mapped[int]  # charges that reached an outcome (declined or paid)
+    next_attempt_at: Mapped[datetime | None]
+    payment_id: Mapped[str | None] = mapped_column(String(64))  # the latest attempt's payment
+    paid_at: Mapped[datetime | None]
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period_start", name="invoices_one_per_period"),
+        Index("invoices_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
+        Index("invoices_by_subscription", "account_id", "livemode", "subscription_id", text("created_at DESC"),
+              text("id DESC")),
+        Index("invoices_due", "next_attempt_at",
+              postgresql_where=text("status = 'open' AND next_attempt_at IS NOT NULL AND test_clock_id IS NULL")),
+        Index("invoices_due_on_clock", "test_clock_id", "next_attempt_at",
+              postgresql_where=text("status = 'open' AND next_attempt_at IS NOT NULL AND test_clock_id IS NOT NULL")),
+    )
+
+
+class TestClock(_Owned, Base):
+    """A test-mode clock (SPEC 8): the customers on it, and their subscriptions, live at `frozen_time`."""
+
+    __test__ = False
+    __tablename__ = "test_clocks"
+    name: Mapped[str | None] = mapped_column(String(255))
+    frozen_time: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # ready, advancing
+    __table_args__ = (Index("test_clocks_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),)
 
 
 class ProcessorEvent(Base):

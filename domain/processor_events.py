@@ -59,6 +59,11 @@ def _record(uow: UnitOfWork, event: ProcessorEvent, told: tuple[str, AnyResult] 
         return "recorded"
     if key.startswith("pay_"):
         payment = uow.session.get(Payment, key)
+        if payment is not None and payment.account_id == event.account_id and payment.invoice_id is not None:
+            from domain import billing  # a renewal's charge: the invoice follows it
+
+            billing.record_charge(uow, key, result, now)
+            return "recorded"
         if payment is None or payment.account_id != event.account_id or payment.checkout_session_id is None:
             return "ignored"
         checkout_payments.record_charge(uow, payment.checkout_session_id, key, result, now)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.models import CheckoutSession, Customer, Payment, PaymentLink, PaymentMethod, Refund, Subscription
+from domain.models import (CheckoutSession, Customer, Invoice, Payment, PaymentLink, PaymentMethod, Refund, Subscription,
+                           TestClock)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ def checkout_session(s: CheckoutSession, urls: Urls, now: datetime) -> dict[str,
 
 def customer(c: Customer) -> dict[str, Any]:
     return {"id": c.id, "livemode": c.livemode, "created_at": time(c.created_at), "updated_at": time(c.updated_at),
-            "object": "customer", "email": c.email, "name": c.name, "metadata": c.metadata_}
+            "object": "customer", "email": c.email, "name": c.name, "metadata": c.metadata_,
+            "test_clock_id": c.test_clock_id}
 
 
 def refund(r: Refund) -> dict[str, Any]:
@@ -95,7 +97,7 @@ def payment(p: Payment, refunds: list[Refund]) -> dict[str, Any]:
         "failure_message": p.failure_message, "payment_method_id": p.payment_method_id,
         "card": dict(p.card) if p.card else None, "processor": p.processor,
         "processor_reference": p.processor_reference, "amount_refunded_atom": p.amount_refunded_atom,
-        "refunds": [refund(r) for r in refunds], "livemode": p.livemode, "created_at": time(p.created_at),
+        "invoice_id": p.invoice_id, "refunds": [refund(r) for r in refunds], "livemode": p.livemode, "created_at": time(p.created_at),
         "updated_at": time(p.updated_at),
     }
 
@@ -117,6 +119,27 @@ def subscription(s: Subscription) -> dict[str, Any]:
         "current_period_end": time(s.current_period_end), "trial_end": time(s.trial_end),
         "cancel_at_period_end": s.cancel_at_period_end, "canceled_at": time(s.canceled_at),
         "default_payment_method_id": s.default_payment_method_id, "latest_invoice_id": s.latest_invoice_id,
-        "coupon_id": s.coupon_id, "livemode": s.livemode, "created_at": time(s.created_at),
-        "updated_at": time(s.updated_at),
+        "coupon_id": s.coupon_id, "test_clock_id": s.test_clock_id, "livemode": s.livemode,
+        "created_at": time(s.created_at), "updated_at": time(s.updated_at),
     }
+
+
+def invoice(i: Invoice) -> dict[str, Any]:
+    return {
+        "object": "invoice", "id": i.id, "subscription_id": i.subscription_id, "customer_id": i.customer_id,
+        "period_start": time(i.period_start), "period_end": time(i.period_end),
+        "lines": [{"price_id": line["price_id"], "description": line.get("description"), "quantity": line["quantity"],
+                   "unit_amount_atom": line["unit_amount_atom"], "currency": line["currency"],
+                   "amount_atom": line["amount_atom"]} for line in i.lines],
+        "currency": i.currency, "amount_subtotal_atom": i.amount_subtotal_atom,
+        "amount_discount_atom": i.amount_discount_atom, "amount_total_atom": i.amount_total_atom,
+        "status": i.status, "attempt_count": i.attempt_count, "next_attempt_at": time(i.next_attempt_at),
+        "payment_id": i.payment_id, "paid_at": time(i.paid_at), "test_clock_id": i.test_clock_id,
+        "livemode": i.livemode, "created_at": time(i.created_at), "updated_at": time(i.updated_at),
+    }
+
+
+def test_clock(c: TestClock) -> dict[str, Any]:
+    return {"object": "test_clock", "id": c.id, "name": c.name, "frozen_time": time(c.frozen_time),
+            "status": c.status, "livemode": c.livemode, "created_at": time(c.created_at),
+            "updated_at": time(c.updated_at)}

@@ -10,6 +10,7 @@
     paymentkit sessions expire-due           run one expiry sweep now (with its follow-up jobs)
     paymentkit payments open [--limit N]     JSON lines: payments still processing or waiting for the customer
     paymentkit payments reconcile [PAY_ID ...]  ask the processor now (these, or every due one)
+    paymentkit billing stats|due|run         subscription billing (paymentkit/billing_cli.py)
     paymentkit metrics serve                 Prometheus metrics of this host's processes on
                                              METRICS_HOST:METRICS_PORT (127.0.0.1:9100)
     paymentkit dev run | test [ARGS] | exec CMD   make sure PostgreSQL and Redis answer (starting
@@ -285,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     reconcile = payments.add_parser("reconcile", help="ask the processor now about these payments (or every due one)")
     reconcile.add_argument("payment_ids", nargs="*")
     reconcile.set_defaults(func=_payments_reconcile)
+
+    from paymentkit import billing_cli
+
+    billing_cli.add_parser(sub)
 
     metrics = sub.add_parser("metrics", help="Prometheus metrics").add_subparsers(dest="action", required=True)
     metrics.add_parser("serve", help="serve this host's metrics on METRICS_HOST:METRICS_PORT").set_defaults(

@@ -28,6 +28,11 @@ JOBS: dict[str, Job] = {
     "webhooks.deliver": Job("webhooks"),
     "webhooks.deliver_due": Job("webhooks"),
     "events.purge_expired": Job("default"),
+    # Billing on a queue of its own: a backlog of renewals never waits before session creation, and
+    # the sweep is served before the charges it fans out to.
+    "billing.run_due": Job("billing"),
+    "billing.charge": Job("billing", priority=9),
+    "test_clocks.advance": Job("billing"),
     "emails.send": Job("emails"),
     "emails.send_due": Job("emails"),
     "link_opens.rollup": Job("default"),

@@ -24,6 +24,14 @@ EXPIRY_LAG = Gauge("paymentkit_expiry_lag_seconds",
                    "How long past expires_at the oldest session expired by the last sweep had waited",
                    multiprocess_mode="mostrecent")
 
+BILLING_DUE = Gauge("paymentkit_billing_due", "Billing work due now (kind: renewals = period or trial ends, "
+                    "retries = open invoices to charge), as the last sweep found it", ["kind"],
+                    multiprocess_mode="mostrecent")
+BILLING_OVERDUE_SECONDS = Gauge("paymentkit_billing_overdue_seconds",
+                                "How long past its due time the oldest billing work was at the last sweep",
+                                multiprocess_mode="mostrecent")
+BILLING_CHARGES = Counter("paymentkit_billing_charges_total", "Off-session invoice charges by outcome", ["outcome"])
+
 
 def registry() -> CollectorRegistry:
     """The metrics of every process of this host (or of this process alone)."""

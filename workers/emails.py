@@ -49,7 +49,8 @@ def render(item: ToSend) -> tuple[str, str, str]:
         "money": lambda atoms, currency: money(atoms, currency, locale),
     }
     if item.kind == "receipt":
-        context["amount"] = money(obj["amount_atom"], obj["currency"], locale)
+        paid = obj["amount_atom"] if obj.get("object") != "invoice" else obj["amount_total_atom"]
+        context["amount"] = money(paid, obj["currency"], locale)
         subject = f"Receipt from {item.merchant_name}: {context['amount']}"
     else:
         context["amount"] = money(obj["amount_total_atom"], obj["currency"], locale) if obj.get("currency") else ""

@@ -302,3 +302,6 @@ def rollup_link_opens() -> int:
             stored += funnel.store_opens(uow, day, counts, now)
             uow.commit()
     return stored
+
+
+from workers import billing as _billing  # noqa: E402,F401  (registers the billing tasks)

@@ -2,8 +2,8 @@
 as the API, signed in with email and password, scoped to one account and the live/test switch."""
 from __future__ import annotations
 
-from api.dashboard import (account_settings, auth, catalog, checkout_sessions, customers, payment_links, payments, processor_settings,
-                           webhooks)
+from api.dashboard import (account_settings, auth, catalog, checkout_sessions, customers, payment_links, payments,
+                           processor_settings, subscriptions, webhooks)
 from api.dashboard.web import PREFIX, STATIC, BadForm, Cookies, PageNotFound, handle_bad_form, handle_not_found, \
     redirect
 
@@ -48,6 +48,7 @@ def add_routes(app, settings, deps) -> None:
                   payments.PaymentRefund(settings, deps.processors, deps.units))
     app.add_route(customers.CUSTOMERS, customers.CustomerList())
     app.add_route(f"{customers.CUSTOMERS}/{{customer_id}}", customers.CustomerPage())
+    subscriptions.add_routes(app, settings)
     app.add_route(processor_settings.SETTINGS, processor_settings.SettingsHome())
     app.add_route(processor_settings.PROCESSOR, processor_settings.ProcessorPage(settings, deps.processors))
     account_settings.add_routes(app, settings)

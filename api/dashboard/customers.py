@@ -3,7 +3,7 @@ their payments, checkout sessions and saved cards (customers are
 made at checkout from the email entered, or through the API)."""
 from __future__ import annotations
 
-from api.dashboard import labels
+from api.dashboard import labels, subscriptions
 from api.dashboard.web import PREFIX, owned, page_query, pager, redirect, render
 from domain import catalog, checkout_sessions, payment_records, reports
 from domain.db import utcnow
@@ -40,4 +40,5 @@ class CustomerPage:
                sessions=sessions.data, more_sessions=sessions.has_more,
                stat=reports.customer_stats(uow, owner, [customer.id])[customer.id],
                more_payments=payments.has_more, cards=payment_records.payment_methods_of(uow, owner, customer.id),
-               card_label=labels.card_label, section="customers")
+               card_label=labels.card_label, section="customers",
+               subscriptions=subscriptions.of_customer(uow, owner, customer.id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from api.dashboard import forms, labels
 from api.dashboard.auth import csrf_token
 from api.dashboard.web import PREFIX, owned, page_query, pager, read_form, redirect, render
-from domain import checkout_sessions, payment_links, payment_records, reports
+from domain import checkout_sessions, payment_links, payment_records, reports, subscriptions
 from domain.db import utcnow
 from domain.errors import Conflict, InvalidRequest
 from domain.payments.states import PaymentStatus
@@ -51,9 +51,10 @@ def _page(req, resp, payment, processors: Processors, values=None, errors=None, 
     checkout = owned(checkout_sessions.get, req, payment.checkout_session_id) if payment.checkout_session_id \
         else None
     link = owned(payment_links.get, req, checkout.payment_link_id) if checkout else None
+    invoice = owned(subscriptions.get_invoice, req, payment.invoice_id) if payment.invoice_id else None
     render(req, resp, "payment.html", status=status, payment=payment, refunds=refunds, left=left,
            customer=payment_records.customers_by_id(uow, owner, [payment.customer_id]).get(payment.customer_id),
-           checkout=checkout, link=link, taking_payments=processors.for_processor(uow, owner, payment.processor) is not None,
+           checkout=checkout, link=link, invoice=invoice, taking_payments=processors.for_processor(uow, owner, payment.processor) is not None,
            values=values or {"amount": forms.amount_text(left, payment.currency), "reason": "requested_by_customer"},
            errors=errors or {}, csrf_token=csrf_token(req), reasons=payment_records.REFUND_REASONS,
            reason_label=labels.reason_label, card_label=labels.card_label,

@@ -139,7 +139,8 @@ def test_coupon_redeem_by_in_another_zone_is_stored_in_utc(merchant):
 
 def test_customer(merchant):
     made = merchant.ok("POST", "/customers", {"email": "ada@example.com", "name": "Ada", "metadata": {"tier": "gold"}})
-    assert set(made) == OWNED | {"email", "name", "metadata"}
+    assert set(made) == OWNED | {"email", "name", "metadata", "test_clock_id"}
+    assert made["test_clock_id"] is None
     assert_owned(made, "customer", "cus")
     assert (made["email"], made["name"], made["metadata"]) == ("ada@example.com", "Ada", {"tier": "gold"})
     round_trip(merchant, "customers", made)

@@ -217,3 +217,49 @@ def test_payments_open_and_reconcile_resolve_a_lost_answer(settings, deps, clien
     assert json.loads(done.stdout) == {"payment_id": payment_id, "step": "completed"}
     with uow_factory() as uow:
         assert checkout_sessions.find_by_token(uow, token).status == "complete"
+
+
+def test_billing_stats_due_and_run_charge_a_due_renewal(settings, deps, client, uow_factory):
+    """A renewal past its due time shows in `billing stats` and `billing due`; `billing run` makes
+    its invoice and charges it in this process, as the beat's sweep and job would."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from domain.models import Invoice, Subscription
+    from tests.conftest import make_merchant
+    from tests.integration.test_paying import make_link, open_session, pay, session_of
+
+    merchant = make_merchant(client, uow_factory).in_test_mode()
+    link = make_link(merchant, mode="subscription", line_items=[{"price_id": merchant.recurring_price(700)["id"]}])
+    token = open_session(uow_factory, settings, link)
+    assert pay(client, token).status_code == 303
+    sub_id = session_of(uow_factory, token).subscription_id
+    overdue = datetime.now(UTC) - timedelta(minutes=5)
+    with uow_factory() as uow:  # its period ended five minutes ago
+        uow.session.execute(update(Subscription).where(Subscription.id == sub_id).values(
+            current_period_end=overdue, next_billing_at=overdue))
+        uow.commit()
+
+    stats = run(settings, "billing", "stats")
+    assert stats.returncode == 0, stats.stderr
+    counts = json.loads(stats.stdout)
+    assert counts["renewals_due"] >= 1 and counts["oldest_overdue_seconds"] >= 300
+    due = [json.loads(line) for line in run(settings, "billing", "due", "--limit", "1000").stdout.splitlines()]
+    assert {"kind": "renewal", "id": sub_id} in [{"kind": d["kind"], "id": d["id"]} for d in due]
+    done = run(settings, "billing", "run")
+    assert done.returncode == 0, done.stderr
+    with uow_factory() as uow:
+        [renewal] = uow.session.scalars(select_invoices(Invoice, sub_id, overdue)).all()
+        assert (renewal.status, renewal.amount_total_atom) == ("paid", 700)
+        renewal_id = renewal.id
+    charged = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {"invoice_id": renewal_id, "attempt": 0, "status": "succeeded"} in charged
+    again = run(settings, "billing", "run", renewal_id)
+    assert json.loads(again.stdout) == {"invoice_id": renewal_id, "attempt": 1, "status": None}  # paid: nothing
+
+
+def select_invoices(invoice, sub_id, period_start):
+    from sqlalchemy import select
+
+    return select(invoice).where(invoice.subscription_id == sub_id, invoice.period_start == period_start)

@@ -151,3 +151,39 @@ def test_a_receipt_defaults_to_english_and_the_smtp_being_down_retries(merchant,
     assert send_email(receipt.id, 1) is True
     [mail] = inbox.to("ada@example.com")
     assert "$19.99" in mail.get_body(("plain",)).get_content()
+
+
+def test_a_paid_renewal_sends_one_receipt_for_its_invoice(merchant, inbox, deps, units, uow_factory, settings):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from domain import billing
+    from domain.models import Invoice, Subscription
+
+    link = make_link(merchant, mode="subscription",
+                     line_items=[{"price_id": merchant.recurring_price(900, "EUR", product_id=merchant.product(
+                         "Kaffee-Abo")["id"])["id"]}])
+    token = open_session(uow_factory, settings, link)
+    assert pay(deps, units, token, email_address="abo@example.com").completed
+    wait_for(lambda: inbox.to("abo@example.com"))  # the checkout's receipt
+    with uow_factory() as uow:
+        sub_id = checkout_sessions.find_by_token(uow, token).subscription_id
+        overdue = datetime.now(UTC) - timedelta(minutes=1)
+        uow.session.execute(update(Subscription).where(Subscription.id == sub_id).values(
+            current_period_end=overdue, next_billing_at=overdue))
+        uow.commit()
+    with units() as uow:
+        billing.make_due_invoices(uow, datetime.now(UTC), limit=10_000)
+        uow.commit()
+    with uow_factory() as uow:
+        invoice_id = uow.session.scalar(select(Invoice.id).where(Invoice.subscription_id == sub_id,
+                                                                 Invoice.period_start == overdue))
+    assert billing.charge(units, invoice_id, 0, deps.processors.for_processor, utcnow) == "succeeded"
+    wait_for(lambda: len(inbox.to("abo@example.com")) == 2)
+    renewal = inbox.to("abo@example.com")[1]
+    assert renewal["Subject"] == "Receipt from Kaffeehaus: 9,00\xa0€"  # in the locale of the subscription's checkout
+    text = renewal.get_body(("plain",)).get_content()
+    assert f"Invoice {invoice_id}" in text and "1 x Kaffee-Abo (9,00\xa0€ each)  9,00\xa0€" in text
+    time.sleep(0.5)
+    assert len(inbox.to("abo@example.com")) == 2  # one for the renewal: its invoice, not also its payment

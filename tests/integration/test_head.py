@@ -25,7 +25,8 @@ def test_head_on_every_documented_merchant_get(client, merchant):
     link = merchant.ok("POST", "/payment-links", {"line_items": [{"price_id": price["id"]}]})
     ids = {"object_id": price["id"], "link_id": link["id"], "session_id": "cs_live_nothing",
            "payment_id": "pay_live_nothing",
-           "event_id": "evt_live_nothing", "endpoint_id": "we_live_nothing", "key_id": "key_live_nothing"}
+           "event_id": "evt_live_nothing", "endpoint_id": "we_live_nothing", "key_id": "key_live_nothing",
+           "subscription_id": "sub_live_nothing", "invoice_id": "in_live_nothing", "clock_id": "clock_live_nothing"}
     auth = {"Authorization": f"Bearer {merchant.api_key}"}
     doc = client.simulate_get("/openapi.json").json
     walked = 0

@@ -75,6 +75,12 @@ def test_each_operation_has_a_name_and_a_tag_of_its_resource(doc):
                                                                                         ["payment_methods"])
     assert named[("patch", "/api/{account_id}/account")] == ("update_account", ["account"])
     assert named[("put", "/api/{account_id}/processor")] == ("choose_processor", ["processor"])
+    assert named[("get", "/api/{account_id}/subscriptions")] == ("list_subscriptions", ["subscriptions"])
+    assert named[("post", "/api/{account_id}/subscriptions/{subscription_id}/cancel")] == ("cancel_subscription",
+                                                                                          ["subscriptions"])
+    assert named[("get", "/api/{account_id}/invoices/{invoice_id}")] == ("retrieve_invoice", ["invoices"])
+    assert named[("post", "/api/{account_id}/test-clocks/{clock_id}/advance")] == ("advance_test_clock",
+                                                                                  ["test_clocks"])
     declared = {tag["name"] for tag in doc["tags"]}
     assert all(len(tags) == 1 and tags[0] in declared for _, tags in named.values())
 
@@ -187,7 +193,8 @@ def test_request_fields_are_the_specs(doc):
     assert set(schemas["CouponCreate"]["properties"]) == {"name", "percent_off", "amount_off_atom", "currency",
                                                           "duration", "duration_in_months", "max_redemptions",
                                                           "redeem_by"}
-    assert set(schemas["CustomerCreate"]["properties"]) == {"email", "name", "metadata"}
+    # SPEC 8: a test-mode customer may be created on a test clock.
+    assert set(schemas["CustomerCreate"]["properties"]) == {"email", "name", "metadata", "test_clock_id"}
     assert schemas["ActiveUpdate"]["required"] == ["active"]
     assert schemas["PriceCreate"]["properties"]["unit_amount_atom"]["type"] == "integer"
 

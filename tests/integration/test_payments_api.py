@@ -19,7 +19,8 @@ from tests.conftest import find_share_link, make_merchant, pay_session
 
 PAYMENT_FIELDS = {"id", "object", "checkout_session_id", "customer_id", "amount_atom", "currency", "status",
                   "failure_code", "failure_message", "payment_method_id", "payment_method_details", "processor",
-                  "processor_reference", "amount_refunded_atom", "refunds", "livemode", "created_at", "updated_at"}
+                  "processor_reference", "amount_refunded_atom", "invoice_id", "refunds", "livemode", "created_at",
+                  "updated_at"}
 REFUND_FIELDS = {"id", "object", "payment_id", "amount_atom", "currency", "status", "reason", "failure_code",
                  "livemode", "created_at", "updated_at"}
 VISA, MASTERCARD, DECLINED = "4242424242424242", "5555555555554444", "4000000000000002"

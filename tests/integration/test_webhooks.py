@@ -80,7 +80,12 @@ def test_every_event_type_written_today_arrives_signed_and_verifies(merchant, re
     payment_records.refund(deps.units, owner, session.payment_id, payment_records.NewRefund(amount_atom=500),
                            deps.processors.test_processor(), utcnow)
     sub_link = make_link(merchant, mode="subscription", line_items=[{"price_id": merchant.recurring_price()["id"]}])
-    assert pay_session(deps, open_session(uow_factory, settings, sub_link)).completed
+    sub_token = open_session(uow_factory, settings, sub_link)
+    assert pay_session(deps, sub_token).completed  # its first invoice is paid by the checkout
+    with uow_factory() as uow:
+        sub_id = payment_links_session(uow, sub_token).subscription_id
+    merchant.ok("POST", f"/subscriptions/{sub_id}/cancel")  # at period end: updated
+    merchant.ok("POST", f"/subscriptions/{sub_id}/cancel", {"at_period_end": False})
     expiring = open_session(uow_factory, settings, paid)
     with uow_factory() as uow:
         expiring_id = payment_links_session(uow, expiring).id
@@ -88,7 +93,8 @@ def test_every_event_type_written_today_arrives_signed_and_verifies(merchant, re
 
     written = {"payment_link.created", "payment_link.updated", "payment_link.deactivated", "customer.created",
                "checkout.session.completed", "checkout.session.expired", "payment.succeeded", "payment.failed",
-               "payment.refunded", "payment_method.attached", "subscription.created"}
+               "payment.refunded", "payment_method.attached", "subscription.created", "subscription.updated",
+               "subscription.canceled", "invoice.paid"}
     listed = merchant.ok("GET", "/events", query_string="limit=100")["data"]
     assert {e["type"] for e in listed} == written
     wait_for(lambda: len(receiver.received) >= len(listed), timeout=30)

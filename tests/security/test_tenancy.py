@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 
 from domain.db import utcnow
 from domain.ids import new_id
-from domain.models import Payment, PaymentMethod, Refund
+from domain.models import Invoice, Payment, PaymentMethod, Refund, Subscription, TestClock
 from tests.conftest import wait_for
 
 # The object an `{..._id}` path parameter names, by the collection before it in the path.
 KINDS = {"products": "product", "prices": "price", "packages": "package", "coupons": "coupon",
          "customers": "customer", "payment-links": "link", "checkout-sessions": "session", "payments": "payment",
          "events": "event",
-         "webhook-endpoints": "endpoint", "api-keys": "api_key"}
+         "webhook-endpoints": "endpoint", "api-keys": "api_key", "subscriptions": "subscription", "invoices": "invoice",
+         "test-clocks": "clock"}
 # A valid body for each request shape a walked write may need (an unknown shape fails the walk:
 # add its body here, so the new endpoint is walked with a request that would otherwise succeed).
 BODIES = {
@@ -36,6 +38,9 @@ BODIES = {
     "WebhookEndpointCreate": {"url": "https://intruder.example.test/", "enabled_events": ["*"]},
     "WebhookEndpointUpdate": {"url": "https://intruder.example.test/", "disabled": True},
     "RedeliverRequest": {"endpoint_id": "we_live_intruder000000000000"},
+    "SubscriptionCancel": {"at_period_end": False},
+    "TestClockAdvance": {"frozen_time": "2099-01-01T00:00:00Z"},
+    "TestClockCreate": {"frozen_time": "2099-01-01T00:00:00Z"},
 }
 VICTIM_SECRET = "sk_live_VictimSecretKey9876"
 
@@ -56,6 +61,8 @@ def victim(merchant, client, celery_worker, uow_factory):
     session_id = opened.json["checkout_session_id"]
     wait_for(lambda: merchant.get(f"/checkout-sessions/{session_id}").status_code == 200)
     payment_id = paid_and_refunded(uow_factory, merchant.account_id, session_id, customer["id"])
+    subscription_id, invoice_id = subscribed(uow_factory, merchant.account_id, customer["id"], price["id"])
+    clock_id = clocked(uow_factory, merchant.account_id)
     merchant.ok("PATCH", "/account", {"display_name": "Victim shop", "support_email": "victim@example.com"})
     merchant.ok("PUT", "/processor", {"processor": "stripe", "secret_key": VICTIM_SECRET,
                                       "publishable_key": "pk_live_VictimPublicKey", "webhook_secret": "whsec_VictimHook"})
@@ -68,7 +75,9 @@ def victim(merchant, client, celery_worker, uow_factory):
                "payment": merchant.ok("GET", f"/payments/{payment_id}"),
                "event": merchant.ok("GET", "/events", query_string="type=customer.created")["data"][0],
                "endpoint": merchant.ok("GET", f"/webhook-endpoints/{endpoint['id']}"),
-               "api_key": merchant.ok("GET", f"/api-keys/{spare_key['id']}")}
+               "api_key": merchant.ok("GET", f"/api-keys/{spare_key['id']}"),
+               "subscription": merchant.ok("GET", f"/subscriptions/{subscription_id}"),
+               "invoice": merchant.ok("GET", f"/invoices/{invoice_id}"), "clock": merchant.ok("GET", f"/test-clocks/{clock_id}")}
     merchant.webhook_secret = endpoint["secret"]
     return merchant, objects
 
@@ -94,6 +103,41 @@ def paid_and_refunded(uow_factory, account_id: str, session_id: str, customer_id
         ])
         uow.commit()
     return payment.id
+
+
+def subscribed(uow_factory, account_id: str, customer_id: str, price_id: str) -> tuple[str, str]:
+    """A live subscription of the customer and its paid invoice (as a live checkout would have made them)."""
+    now = utcnow()
+    owned = {"account_id": account_id, "livemode": True, "created_at": now, "updated_at": now}
+    subscription = Subscription(
+        id=new_id("sub", True), **owned, customer_id=customer_id, checkout_session_id=None, payment_link_id=None,
+        status="active", items=[{"price_id": price_id, "quantity": 1, "description": None, "unit_amount_atom": 4242}],
+        currency="USD", interval="month", interval_count=1, current_period_start=now,
+        current_period_end=now + timedelta(days=30), trial_end=None, cancel_at_period_end=False, canceled_at=None,
+        default_payment_method_id=None, latest_invoice_id=None, coupon_id=None, coupon=None,
+        next_billing_at=now + timedelta(days=30))
+    invoice = Invoice(id=new_id("in", True), **owned, subscription_id=subscription.id, customer_id=customer_id,
+                      period_start=now, period_end=now + timedelta(days=30),
+                      lines=[{"price_id": price_id, "description": None, "quantity": 1, "unit_amount_atom": 4242,
+                              "currency": "USD", "amount_atom": 4242}], currency="USD", amount_subtotal_atom=4242,
+                      amount_discount_atom=0, amount_total_atom=4242, status="paid", attempt_count=1,
+                      next_attempt_at=None, payment_id=None, paid_at=now)
+    with uow_factory() as uow:
+        uow.session.add_all([subscription, invoice])
+        uow.commit()
+    return subscription.id, invoice.id
+
+
+def clocked(uow_factory, account_id: str) -> str:
+    """A clock of the victim's live objects (the API makes test-mode ones only: the walk's objects are
+    all live, so that each one's other-mode key finds nothing)."""
+    now = utcnow()
+    clock = TestClock(id=new_id("clock", True), account_id=account_id, livemode=True, created_at=now, updated_at=now,
+                      name="Victim clock", frozen_time=now, status="ready")
+    with uow_factory() as uow:
+        uow.session.add(clock)
+        uow.commit()
+    return clock.id
 
 
 def settings_of(merchant) -> dict:
@@ -196,7 +240,7 @@ def test_every_merchant_endpoint_keeps_its_account_and_mode(client, victim, othe
     # Nothing the walk sent changed anything.
     for kind, before in objects.items():
         path = {"link": "payment-links", "session": "checkout-sessions", "endpoint": "webhook-endpoints",
-                "api_key": "api-keys"}.get(
+                "api_key": "api-keys", "clock": "test-clocks"}.get(
             kind, kind + "s")
         after = merchant.ok("GET", f"/{path}/{before['id']}")
         assert after == before, f"the {kind} changed during the walk"
