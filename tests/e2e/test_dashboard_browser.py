@@ -7,7 +7,6 @@ Screenshots of the main pages go to $DASHBOARD_SCREENSHOTS (the README's come fr
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -19,13 +18,6 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "a long and secret passphrase"
 PAY = re.compile(r"^(Pay|Save payment method|Start trial|Confirm)")
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

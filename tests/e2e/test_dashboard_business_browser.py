@@ -11,7 +11,6 @@ else a temporary folder.
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.error
 import urllib.request
@@ -31,22 +30,6 @@ from tests.e2e.test_dashboard_payments_browser import DESKTOP, PHONE, fits, paid
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "a long and secret passphrase"
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=DESKTOP)
-    opened = context.new_page()
-    opened.set_default_timeout(20_000)
-    yield opened
-    context.close()
 
 
 def call(base_url: str, path: str, key: str) -> int:

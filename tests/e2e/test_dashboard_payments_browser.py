@@ -8,9 +8,7 @@ temporary folder.
 """
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -20,28 +18,11 @@ from domain.db import utcnow
 from domain.ids import new_id
 from domain.models import Payment
 from tests.conftest import find_share_link, pay_session
+from tests.e2e.conftest import DESKTOP, PHONE
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "a long and secret passphrase"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 860}
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=DESKTOP)
-    opened = context.new_page()
-    opened.set_default_timeout(20_000)
-    yield opened
-    context.close()
 
 
 def paid_session(merchant, uow_factory, settings, deps, link: dict, **customer) -> str:

@@ -7,8 +7,6 @@ Screenshots go to $DASHBOARD_SCREENSHOTS (docs/ holds the ones the docs show), e
 """
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,22 +17,6 @@ from tests.e2e.test_dashboard_payments_browser import DESKTOP, PASSWORD, PHONE, 
 from tests.integration.test_paying import VISA, make_link, open_session, pay, session_of
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=DESKTOP)
-    opened = context.new_page()
-    opened.set_default_timeout(20_000)
-    yield opened
-    context.close()
 
 
 def both_widths(page, shots: Path, name: str) -> None:
