@@ -5,7 +5,7 @@ from __future__ import annotations
 from api.dashboard import labels
 from api.dashboard.auth import csrf_token
 from api.dashboard.web import PREFIX, owned, page_query, pager, read_form, redirect, render
-from domain import payment_records, subscriptions
+from domain import catalog, payment_records, subscriptions
 from domain.db import utcnow
 from domain.errors import InvalidRequest
 from domain.queries import PageQuery
@@ -54,7 +54,9 @@ class SubscriptionPage:
                 method = payment_records.payment_method(uow, owner, sub.default_payment_method_id)
             except Exception:  # noqa: BLE001 - a card of another mode or gone: shown as none
                 method = None
+        coupon = catalog.by_id(uow, owner, "coupons", [sub.coupon_id] if sub.coupon_id else []).get(sub.coupon_id)
         render(req, resp, "subscription.html", sub=sub, invoices=invoices.data, more_invoices=invoices.has_more,
+               coupon=labels.coupon_label(coupon) if coupon else sub.coupon_id,
                customer=payment_records.customers_by_id(uow, owner, [sub.customer_id]).get(sub.customer_id),
                card=labels.card_label(method.card_brand, method.card_last4) if method else None,
                amount_per_period=amount_per_period(sub), every=every(sub), csrf_token=csrf_token(req),

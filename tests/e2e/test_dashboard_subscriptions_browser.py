@@ -68,6 +68,8 @@ def test_a_merchant_reads_a_subscriptions_invoices_and_cancels_it(page, base_url
     assert len(invoices) == 4  # newest first: 19 April, 19 March, 19 February, 19 January (the trial's end)
     assert ["24.00 USD" in invoices[0], "24.00 USD" in invoices[1], "12.00 USD off" in invoices[2],
             "12.00 USD off" in invoices[3]] == [True] * 4
+    details = page.inner_text("body")
+    assert "Half off, twice — 50% off" in details and coupon["id"] not in details  # the coupon by its name
     both_widths(page, shots, "dashboard-subscription")
     renewal_payment = page.locator("#invoices tbody tr").first.locator("a.mono")
     payment_id = renewal_payment.inner_text()
