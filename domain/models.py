@@ -327,6 +327,9 @@ class Payment(_Owned, Base):
         Index("payments_due_for_check", "next_check_at",
               postgresql_where=text("status IN ('processing', 'requires_action')")),
         Index("payments_by_invoice", "invoice_id", postgresql_where=text("invoice_id IS NOT NULL")),
+        # At most one payment of an invoice is under way or paid: no renewal is charged twice.
+        Index("payments_one_live_per_invoice", "invoice_id", unique=True,
+              postgresql_where=text("invoice_id IS NOT NULL AND status IN ('processing', 'requires_action', 'succeeded')")),
     )
 
 

@@ -33,6 +33,11 @@ def upgrade() -> None:
     op.add_column('customers', sa.Column('test_clock_id', sa.String(length=64), nullable=True))
     op.add_column('payments', sa.Column('invoice_id', sa.String(length=64), nullable=True))
     op.create_index('payments_by_invoice', 'payments', ['invoice_id'], postgresql_where=sa.text('invoice_id IS NOT NULL'))
+    # At most one payment of an invoice under way or paid: a repeated or concurrent charge job
+    # cannot charge a renewal twice, whatever it did wrong.
+    op.create_index('payments_one_live_per_invoice', 'payments', ['invoice_id'], unique=True,
+                    postgresql_where=sa.text("invoice_id IS NOT NULL AND status IN ('processing', 'requires_action', "
+                                             "'succeeded')"))
 
     op.add_column('subscriptions', sa.Column('test_clock_id', sa.String(length=64), nullable=True))
     op.add_column('subscriptions', sa.Column('next_billing_at', TS, nullable=True))
@@ -78,6 +83,7 @@ def downgrade() -> None:
         op.drop_index(index, table_name='subscriptions')
     op.drop_column('subscriptions', 'next_billing_at')
     op.drop_column('subscriptions', 'test_clock_id')
+    op.drop_index('payments_one_live_per_invoice', table_name='payments')
     op.drop_index('payments_by_invoice', table_name='payments')
     op.drop_column('payments', 'invoice_id')
     op.drop_column('customers', 'test_clock_id')

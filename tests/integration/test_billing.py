@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from domain import billing, checkout_payments
 from domain.db import utcnow
@@ -76,6 +77,23 @@ def test_a_renewal_falls_due_at_the_period_end_and_is_charged_once(merchant, cli
             ("active", RENEWAL, renewal.period_end, renewal.id)
         assert uow.session.scalar(select(func.count()).select_from(TestProcessorOperation).where(
             TestProcessorOperation.idempotency_key == renewal.payment_id)) == 1
+
+
+def test_the_database_refuses_a_second_live_payment_of_an_invoice(merchant, client, uow_factory, settings, deps):
+    """The claim in begin_charge (a locked invoice, its attempt_count) is backed by a unique key:
+    whatever a job did wrong, an invoice has at most one payment under way or paid."""
+    with freeze_time(T0):
+        sub_id = subscribe(merchant, client, uow_factory, settings)
+    with freeze_time(RENEWAL + timedelta(seconds=5)):
+        [invoice_id] = sweep(uow_factory, utcnow(), sub_id)
+        assert charge(deps, invoice_id) == "succeeded"
+    with uow_factory() as uow:
+        paid = uow.session.scalar(select(Payment).where(Payment.invoice_id == invoice_id))
+        with pytest.raises(IntegrityError, match="payments_one_live_per_invoice"):
+            uow.session.execute(text(
+                "INSERT INTO payments SELECT (p).* FROM (SELECT jsonb_populate_record(NULL::payments, "
+                "to_jsonb(t) || jsonb_build_object('id', t.id || '_again', 'processor_reference', NULL)) AS p "
+                "FROM payments t WHERE t.id = :id) copies"), {"id": paid.id})
 
 
 def test_two_sweeps_at_once_make_each_invoice_once(merchant, client, uow_factory, settings, deps):
