@@ -1,6 +1,6 @@
 """How fast the workers persist share opens, against Celery's best no-op drain on this machine.
 
-    python -m bench sessions [--count 10000] [--explore [LABELS]] [--memory N]
+    python -m bench sessions [--count 4000] [--explore [LABELS]] [--memory N]
 
 `--count` share opens are enqueued exactly as the share endpoint does (the domain's snapshot of a
 real link, sent through api.enqueue.CelerySender), with no worker running. Then a worker starts,
@@ -48,6 +48,15 @@ EXPLORE = [
     ("concurrency 3", {"--concurrency": "3"}, {}),
     ("concurrency 4", {"--concurrency": "4"}, {}),
     ("threads 4", {"--pool": "threads", "--concurrency": "4"}, {}),
+    ("solo", {"--pool": "solo", "--concurrency": "1"}, {}),
+    ("received line off", {}, {"BENCH_QUIET": "celery.worker.strategy"}),
+    ("received+succeeded off", {}, {"BENCH_QUIET": "celery.worker.strategy,celery.app.trace"}),
+    ("rate limits off", {}, {"BENCH_CONF": '{"worker_disable_rate_limits": true}'}),
+    ("no gossip/mingle/heartbeat", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": ""}, {}),
+    ("events off + prefetch 4", {}, {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4"}),
+    ("all of the above off", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": ""},
+     {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4", "BENCH_QUIET": "celery.worker.strategy,celery.app.trace",
+      "BENCH_CONF": '{"worker_disable_rate_limits": true}'}),
 ]
 
 
@@ -72,7 +81,9 @@ def worker_command(replace: dict[str, str] | None = None) -> list[str]:
     args = shlex.split(line.partition(":")[2])
     args[args.index("-A") + 1] = "bench.worker_app"
     for option, value in (replace or {}).items():
-        if option in args:
+        if not value:  # a flag
+            args += [option] if option not in args else []
+        elif option in args:
             args[args.index(option) + 1] = value
         else:
             args += [option, value]
@@ -196,7 +207,7 @@ def memory_curve(total: int, settings, seeded, env: dict[str, str], workdir: Pat
     return points
 
 
-def run(count: int = 10_000, explore: list[str] | None = None, memory: int = 0) -> tuple[list[Row], str]:
+def run(count: int = 4_000, explore: list[str] | None = None, memory: int = 0) -> tuple[list[Row], str]:
     import redis
 
     env = prepare_environment()  # before celeryconfig is imported: it reads the key prefix
@@ -252,7 +263,8 @@ def run(count: int = 10_000, explore: list[str] | None = None, memory: int = 0) 
 
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(prog="python -m bench sessions", description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--count", type=int, default=4_000,
+                        help="messages per drain (4,000: each drain 20-80 s here; 10,000 made make bench miss 15 min)")
     parser.add_argument("--explore", nargs="?", const=",".join(label for label, _, _ in EXPLORE), default="",
                         help="also drain the real task under other settings (all, or the labels given, comma-separated)")
     parser.add_argument("--memory", type=int, default=0, help="feed this many sessions through one worker, reading its RSS")
