@@ -54,9 +54,14 @@ EXPLORE = [
     ("rate limits off", {}, {"BENCH_CONF": '{"worker_disable_rate_limits": true}'}),
     ("no gossip/mingle/heartbeat", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": ""}, {}),
     ("events off + prefetch 4", {}, {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4"}),
+    ("time limits off", {}, {"BENCH_CONF": '{"task_time_limit": null, "task_soft_time_limit": null}'}),
+    ("-Q sessions only", {"-Q": "sessions"}, {}),
     ("all of the above off", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": ""},
      {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4", "BENCH_QUIET": "celery.worker.strategy,celery.app.trace",
       "BENCH_CONF": '{"worker_disable_rate_limits": true}'}),
+    ("as minimal as ours goes", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": "",
+                                 "-Q": "sessions", "--loglevel": "WARNING"},
+     {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4", "BENCH_CONF": '{"task_time_limit": null, "task_soft_time_limit": null}'}),
 ]
 
 
@@ -207,7 +212,8 @@ def memory_curve(total: int, settings, seeded, env: dict[str, str], workdir: Pat
     return points
 
 
-def run(count: int = 4_000, explore: list[str] | None = None, memory: int = 0) -> tuple[list[Row], str]:
+def run(count: int = 4_000, explore: list[str] | None = None, memory: int = 0,
+        explore_task: str = "checkout_sessions.create") -> tuple[list[Row], str]:
     import redis
 
     env = prepare_environment()  # before celeryconfig is imported: it reads the key prefix
@@ -230,7 +236,7 @@ def run(count: int = 4_000, explore: list[str] | None = None, memory: int = 0) -
         real = drain("checkout_sessions.create", count, settings, seeded, env, workdir, redis_client)
         for label, replace, extra_env in EXPLORE:
             if label in (explore or []):
-                extra.append(drain("checkout_sessions.create", count, settings, seeded, dict(env, **extra_env),
+                extra.append(drain(explore_task, count, settings, seeded, dict(env, **extra_env),
                                    workdir, redis_client, worker_command(replace), label))
         if memory:
             points = memory_curve(memory, settings, seeded, env, workdir, redis_client)
@@ -267,6 +273,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
                         help="messages per drain (4,000: each drain 20-80 s here; 10,000 made make bench miss 15 min)")
     parser.add_argument("--explore", nargs="?", const=",".join(label for label, _, _ in EXPLORE), default="",
                         help="also drain the real task under other settings (all, or the labels given, comma-separated)")
+    parser.add_argument("--explore-noop", action="store_true",
+                        help="explore with bench.noop instead of the real task (Celery's own cost, no database)")
     parser.add_argument("--memory", type=int, default=0, help="feed this many sessions through one worker, reading its RSS")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -274,7 +282,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
     unknown = set(labels) - {label for label, _, _ in EXPLORE}
     if unknown:
         parser.error(f"unknown --explore labels: {', '.join(sorted(unknown))}")
-    rows, text = run(args.count, labels, args.memory)
+    rows, text = run(args.count, labels, args.memory,
+                     "bench.noop" if args.explore_noop else "checkout_sessions.create")
     print(text)
     print(f"(sessions bench: {time.perf_counter() - started:.0f} s)")
     return rows
