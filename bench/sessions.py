@@ -5,8 +5,9 @@
 `--count` share opens are enqueued exactly as the share endpoint does (the domain's snapshot of a
 real link, sent through api.enqueue.CelerySender), with no worker running. Then a worker starts,
 and the clock runs from the first message taken off the queue until the last one is acknowledged
-(acks_late: after its commit) and, for the real task, every session is in the database. Three
-drains, each of the same number of messages of the same size:
+(acks_late: after its commit) and, for the real task, every session is in the database. Each of
+`--rounds` rounds makes these drains, each of the same number of messages of the same size, and
+every rate is reported over the minimal app's of the same round (medians over the rounds):
 
 - **minimal**: the baseline, Celery at its engine's speed: a minimal app (bench/minimal_app.py:
   prefork 2, prefetch 4, acks_late, no events, no gossip/mingle/heartbeat, WARNING logs) and a
@@ -15,8 +16,8 @@ drains, each of the same number of messages of the same size:
   `bench.noop`), so the difference from the minimal app is what our settings cost;
 - **ours, stored**: the same worker running `checkout_sessions.create`.
 
-`--explore` also drains the real task under other settings (prefetch, events, log level, pool),
-one at a time, to measure what each costs. `--memory N` feeds N sessions through one worker
+`--explore` also drains the real task (`--explore-noop`: the no-op) under other settings
+(prefetch, events, log lines, pool, ...: EXPLORE below), one at a time, in every round. `--memory N` feeds N sessions through one worker
 (the queue kept under 20,000 messages) and reads the worker's resident memory (VmRSS, main
 process plus children) after 10,000, 100,000, ... and at the end.
 """
