@@ -1,7 +1,7 @@
 """Renewals: the billing sweep against a bare UPDATE, and renewals charged per second through the
 test processor against a no-op drain of as many messages by the same workers.
 
-    python -m bench.billing [--due 2000] [--sweep-only]
+    python -m bench.billing [--due 1000] [--sweep-only]
 
 In a scratch database: one subscription paid at checkout through the real pay flow (its card saved
 at the built-in test processor), copied to `--due` subscriptions whose period ended a minute ago.
@@ -229,7 +229,7 @@ def run(due: int, sweep_only: bool = False) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.billing", description=__doc__.splitlines()[0])
-    parser.add_argument("--due", type=int, default=2_000, help="due subscriptions (100,000 takes about an hour "
+    parser.add_argument("--due", type=int, default=1_000, help="due subscriptions (100,000 takes about an hour "
                                                                "of charging here: see bench/README.md)")
     parser.add_argument("--sweep-only", action="store_true", help="the sweep and the bare UPDATE, no charging")
     args = parser.parse_args(argv)

@@ -58,16 +58,26 @@ def pay_all(client, tokens: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def statement_kind(statement: str) -> str:
+    """`SELECT payment_links`, `INSERT events`, ...: the verb and the first table it names."""
+    import re
+
+    verb = statement.lstrip().split(None, 1)[0].upper()
+    table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", statement, re.IGNORECASE)
+    return f"{verb} {table[1] if table else ''}".strip()
+
+
 def capture_writes(deps, client, token: str) -> tuple[list[tuple[str, object]], dict[str, int]]:
     """The INSERT/UPDATE/DELETE statements (SQL and parameters) one real pay runs, and how many
     statements, commits and pool checkouts it made in all."""
     from sqlalchemy import event
 
     writes: list[tuple[str, object]] = []
-    counts = {"statements": 0, "commits": 0, "checkouts": 0}
+    counts = {"statements": 0, "commits": 0, "checkouts": 0, "order": []}
 
     def seen(conn, cursor, statement, parameters, context, executemany):
         counts["statements"] += 1
+        counts["order"].append(statement_kind(statement))
         if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
             writes.append((statement, parameters))
 
@@ -166,7 +176,8 @@ def run(count: int = 300, rounds: int = 3) -> tuple[list[Row], str]:
     lines = [f"pay: {count:,} sessions per round, {rounds} rounds, sequential, in-process; a pay writes "
              f"{len(writes)} statements: {'; '.join(tables)}",
              f"one real pay: {counts['statements']} statements in all, {counts['commits']} commits, "
-             f"{counts['checkouts']} pool checkouts (each with its pre-ping)",
+             f"{counts['checkouts']} pool checkouts (each with its pre-ping); in order: "
+             f"{', '.join(counts['order'])}",
              f"real {statistics.median(real_rates):,.0f} pays/s, bare writes {statistics.median(bare_rates):,.0f}/s: "
              f"pay/bare {ratio:.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)}; target >= 0.6)"]
     rows = [Row("pay", "pays/s vs bare writes", f"real {statistics.median(real_rates):,.0f}/s",

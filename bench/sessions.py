@@ -1,12 +1,13 @@
 """How fast the workers persist share opens, against Celery's best no-op drain on this machine.
 
-    python -m bench sessions [--count 10000] [--explore [LABELS]] [--memory N]
+    python -m bench sessions [--count 3000] [--rounds 2] [--explore [LABELS]] [--explore-noop] [--memory N]
 
 `--count` share opens are enqueued exactly as the share endpoint does (the domain's snapshot of a
 real link, sent through api.enqueue.CelerySender), with no worker running. Then a worker starts,
 and the clock runs from the first message taken off the queue until the last one is acknowledged
-(acks_late: after its commit) and, for the real task, every session is in the database. Three
-drains, each of the same number of messages of the same size:
+(acks_late: after its commit) and, for the real task, every session is in the database. Each of
+`--rounds` rounds makes these drains, each of the same number of messages of the same size, and
+every rate is reported over the minimal app's of the same round (medians over the rounds):
 
 - **minimal**: the baseline, Celery at its engine's speed: a minimal app (bench/minimal_app.py:
   prefork 2, prefetch 4, acks_late, no events, no gossip/mingle/heartbeat, WARNING logs) and a
@@ -15,8 +16,8 @@ drains, each of the same number of messages of the same size:
   `bench.noop`), so the difference from the minimal app is what our settings cost;
 - **ours, stored**: the same worker running `checkout_sessions.create`.
 
-`--explore` also drains the real task under other settings (prefetch, events, log level, pool),
-one at a time, to measure what each costs. `--memory N` feeds N sessions through one worker
+`--explore` also drains the real task (`--explore-noop`: the no-op) under other settings
+(prefetch, events, log lines, pool, ...: EXPLORE below), one at a time, in every round. `--memory N` feeds N sessions through one worker
 (the queue kept under 20,000 messages) and reads the worker's resident memory (VmRSS, main
 process plus children) after 10,000, 100,000, ... and at the end.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import statistics
 import tempfile
 import time
 from contextlib import ExitStack
@@ -48,6 +50,20 @@ EXPLORE = [
     ("concurrency 3", {"--concurrency": "3"}, {}),
     ("concurrency 4", {"--concurrency": "4"}, {}),
     ("threads 4", {"--pool": "threads", "--concurrency": "4"}, {}),
+    ("solo", {"--pool": "solo", "--concurrency": "1"}, {}),
+    ("received line off", {}, {"BENCH_QUIET": "celery.worker.strategy"}),
+    ("received+succeeded off", {}, {"BENCH_QUIET": "celery.worker.strategy,celery.app.trace"}),
+    ("rate limits off", {}, {"BENCH_CONF": '{"worker_disable_rate_limits": true}'}),
+    ("no gossip/mingle/heartbeat", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": ""}, {}),
+    ("events off + prefetch 4", {}, {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4"}),
+    ("time limits off", {}, {"BENCH_CONF": '{"task_time_limit": null, "task_soft_time_limit": null}'}),
+    ("-Q sessions only", {"-Q": "sessions"}, {}),
+    ("all of the above off", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": ""},
+     {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4", "BENCH_QUIET": "celery.worker.strategy,celery.app.trace",
+      "BENCH_CONF": '{"worker_disable_rate_limits": true}'}),
+    ("as minimal as ours goes", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": "",
+                                 "-Q": "sessions", "--loglevel": "WARNING"},
+     {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4", "BENCH_CONF": '{"task_time_limit": null, "task_soft_time_limit": null}'}),
 ]
 
 
@@ -72,7 +88,9 @@ def worker_command(replace: dict[str, str] | None = None) -> list[str]:
     args = shlex.split(line.partition(":")[2])
     args[args.index("-A") + 1] = "bench.worker_app"
     for option, value in (replace or {}).items():
-        if option in args:
+        if not value:  # a flag
+            args += [option] if option not in args else []
+        elif option in args:
             args[args.index(option) + 1] = value
         else:
             args += [option, value]
@@ -196,7 +214,8 @@ def memory_curve(total: int, settings, seeded, env: dict[str, str], workdir: Pat
     return points
 
 
-def run(count: int = 10_000, explore: list[str] | None = None, memory: int = 0) -> tuple[list[Row], str]:
+def run(count: int = 3_000, explore: list[str] | None = None, memory: int = 0,
+        explore_task: str = "checkout_sessions.create", rounds: int = 2) -> tuple[list[Row], str]:
     import redis
 
     env = prepare_environment()  # before celeryconfig is imported: it reads the key prefix
@@ -204,7 +223,6 @@ def run(count: int = 10_000, explore: list[str] | None = None, memory: int = 0) 
     from runtime.settings import Settings
 
     redis_client = redis.Redis.from_url(env["REDIS_URL"])
-    extra: list[Drain] = []
     points: list[tuple[int, int, int]] = []
     with ExitStack() as stack:
         stack.callback(delete_redis_keys, redis_client, env["REDIS_KEY_PREFIX"])
@@ -213,27 +231,48 @@ def run(count: int = 10_000, explore: list[str] | None = None, memory: int = 0) 
         env = dict(env, DATABASE_URL=url, BROKER_URL=broker_url_for(env["REDIS_URL"]))
         settings = Settings.from_env(env)
         seeded = seed_link(settings, extra_links=0)
-        minimal = drain("bench.noop", count, settings, seeded, env, workdir, redis_client,
-                        [str(BIN / "celery"), *MINIMAL], "minimal")
-        noop = drain("bench.noop", count, settings, seeded, env, workdir, redis_client)
-        real = drain("checkout_sessions.create", count, settings, seeded, env, workdir, redis_client)
-        for label, replace, extra_env in EXPLORE:
-            if label in (explore or []):
-                extra.append(drain("checkout_sessions.create", count, settings, seeded, dict(env, **extra_env),
-                                   workdir, redis_client, worker_command(replace), label))
+        # Rounds: each setting's rate over the minimal app's in the same round (drained just
+        # before it), so that a load change between rounds moves both; medians over the rounds.
+        runs: dict[str, list[tuple[Drain, float]]] = {}
+        for _ in range(rounds):
+            minimal = drain("bench.noop", count, settings, seeded, env, workdir, redis_client,
+                            [str(BIN / "celery"), *MINIMAL], "minimal")
+            plan = [("ours no-op", "bench.noop", env, None), ("ours stored", "checkout_sessions.create", env, None)]
+            plan += [(label, explore_task, dict(env, **extra_env), worker_command(replace))
+                     for label, replace, extra_env in EXPLORE if label in (explore or [])]
+            runs.setdefault("minimal", []).append((minimal, 1.0))
+            for label, task, drain_env, command in plan:
+                done = drain(task, count, settings, seeded, drain_env, workdir, redis_client, command, label)
+                runs.setdefault(label, []).append((done, done.rate / minimal.rate))
+                print(f"  round {len(runs['minimal'])}: {label:<28} {done.rate:>6,.0f}/s, minimal {minimal.rate:,.0f}/s: "
+                      f"{done.rate / minimal.rate:.2f}", flush=True)
         if memory:
             points = memory_curve(memory, settings, seeded, env, workdir, redis_client)
-    ratio, own_ratio = real.rate / minimal.rate, real.rate / noop.rate
+
+    def median_of(label: str) -> tuple[Drain, float, float, list[float]]:
+        drains = runs[label]
+        ratios = [r for _, r in drains]
+        return drains[0][0], statistics.median(d.rate for d, _ in drains), statistics.median(ratios), ratios
+
+    minimal_rate = median_of("minimal")[1]
+    noop, noop_rate, _, _ = median_of("ours no-op")
+    real, real_rate, ratio, real_ratios = median_of("ours stored")
+    own_ratio = statistics.median(r / n for (_, r), (_, n) in zip(runs["ours stored"], runs["ours no-op"]))
     command = " ".join(worker_command()[1:])
     lines = [f"sessions: {count:,} messages each, enqueued first (the share path's sender: "
-             f"{count / real.enqueue_seconds:,.0f}/s from one process); ours: `{command}`; "
+             f"{count / real.enqueue_seconds:,.0f}/s from one process), {rounds} round(s), medians; ours: `{command}`; "
              f"minimal: `celery {' '.join(MINIMAL)}`",
-             "| worker                 | task                      |  seconds |  per second | vs minimal | worker RSS |",
-             "|------------------------|---------------------------|----------|-------------|------------|------------|"]
-    for d in (minimal, noop, real, *extra):
-        lines.append(f"| {d.label:<22} | {d.task:<25} | {d.seconds:>8.1f} | {d.rate:>11,.0f} | "
-                     f"{d.rate / minimal.rate:>10.2f} | {mib(d.peak_rss_kib):>10} |")
-    lines.append(f"persisted/minimal no-op {ratio:.2f} (target >= 0.6); persisted/our no-op {own_ratio:.2f}")
+             "| worker                       | task                      |  per second | vs minimal (rounds)      | worker RSS |",
+             "|------------------------------|---------------------------|-------------|--------------------------|------------|"]
+    for label in runs:
+        d, rate, r, rs = median_of(label)
+        lines.append(f"| {label:<28} | {d.task:<25} | {rate:>11,.0f} | {r:.2f} ({', '.join(f'{x:.2f}' for x in rs)})"
+                     f"{'':<{max(0, 17 - 6 * len(rs))}} | {mib(d.peak_rss_kib):>10} |")
+    lines.append(f"persisted/minimal no-op {ratio:.2f} (rounds: {', '.join(f'{x:.2f}' for x in real_ratios)}; "
+                 f"target >= 0.6); persisted/our no-op {own_ratio:.2f}")
+    real = Drain(real.task, real.count, real.enqueue_seconds, count / real_rate, real.peak_rss_kib)
+    minimal = Drain("bench.noop", count, 0, count / minimal_rate, 0)
+    noop = Drain(noop.task, noop.count, noop.enqueue_seconds, count / noop_rate, noop.peak_rss_kib)
     rows = [
         Row("sessions", f"persisted per s ({count:,})", f"{real.rate:,.0f}", f"minimal no-op {minimal.rate:,.0f}",
             ratio, ">= 0.6", ratio >= 0.6),
@@ -252,9 +291,14 @@ def run(count: int = 10_000, explore: list[str] | None = None, memory: int = 0) 
 
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(prog="python -m bench sessions", description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--count", type=int, default=3_000,
+                        help="messages per drain (3,000: each drain 4-40 s here; 10,000 x 1 round made make bench miss 15 min)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of [minimal, ours no-op, ours stored, explored...], ratios within each round, medians")
     parser.add_argument("--explore", nargs="?", const=",".join(label for label, _, _ in EXPLORE), default="",
                         help="also drain the real task under other settings (all, or the labels given, comma-separated)")
+    parser.add_argument("--explore-noop", action="store_true",
+                        help="explore with bench.noop instead of the real task (Celery's own cost, no database)")
     parser.add_argument("--memory", type=int, default=0, help="feed this many sessions through one worker, reading its RSS")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -262,7 +306,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
     unknown = set(labels) - {label for label, _, _ in EXPLORE}
     if unknown:
         parser.error(f"unknown --explore labels: {', '.join(sorted(unknown))}")
-    rows, text = run(args.count, labels, args.memory)
+    rows, text = run(args.count, labels, args.memory,
+                     "bench.noop" if args.explore_noop else "checkout_sessions.create", args.rounds)
     print(text)
     print(f"(sessions bench: {time.perf_counter() - started:.0f} s)")
     return rows

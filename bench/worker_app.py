@@ -2,8 +2,12 @@
 task that does nothing, drained by the same workers as the baseline.
 
 BENCH_PREFETCH and BENCH_EVENTS (0/1) override celeryconfig's prefetch multiplier and task
-events, so that the bench can measure what each setting costs (`python -m bench sessions --explore`).
+events; BENCH_CONF is a JSON object of other Celery settings to override; BENCH_QUIET names
+loggers (comma-separated) set to WARNING. So the bench can measure what each setting costs
+(`python -m bench sessions --explore`).
 """
+import json
+import logging
 import os
 
 from workers import app
@@ -12,6 +16,10 @@ if os.environ.get("BENCH_PREFETCH"):
     app.conf.worker_prefetch_multiplier = int(os.environ["BENCH_PREFETCH"])
 if os.environ.get("BENCH_EVENTS"):
     app.conf.worker_send_task_events = os.environ["BENCH_EVENTS"] == "1"
+if os.environ.get("BENCH_CONF"):
+    app.conf.update(json.loads(os.environ["BENCH_CONF"]))
+for _name in filter(None, os.environ.get("BENCH_QUIET", "").split(",")):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @app.task(name="bench.noop")

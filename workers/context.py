@@ -5,6 +5,7 @@ from typing import Any
 
 import redis
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import UnitOfWork, make_engine, session_factory
@@ -71,12 +72,21 @@ def _links():
     return _link_cache
 
 
-def unit_of_work() -> UnitOfWork:
+def _session_factory() -> sessionmaker[Session]:
     global _factory
     if _factory is None:
         settings = Settings.from_env()
         _factory = session_factory(make_engine(settings.database_url, settings.db_pool_size))
-    return UnitOfWork(_factory, _sender, outbox=_outbox(), link_cache=_links())
+    return _factory
+
+
+def unit_of_work() -> UnitOfWork:
+    return UnitOfWork(_session_factory(), _sender, outbox=_outbox(), link_cache=_links())
+
+
+def engine() -> Engine:
+    """The engine the tasks' units of work use, for a task whose transaction is one Core statement."""
+    return _session_factory().kw["bind"]
 
 
 _opens_reader: OpenReader | None = None

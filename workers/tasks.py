@@ -20,7 +20,7 @@ from domain.processors import SecretBox
 from runtime import metrics, webhook_http
 from runtime.link_opens import rollup_days
 from workers import app, emails
-from workers.context import opens_reader, processors, settings, unit_of_work
+from workers.context import engine, opens_reader, processors, settings, unit_of_work
 
 log = logging.getLogger("paymentkit.workers")
 
@@ -35,9 +35,8 @@ DATABASE_AWAY = (OperationalError, PoolTimeout)
           max_retries=None)
 def create_checkout_session(snapshot: dict) -> bool:
     """Persist a session the web process has already handed out; a redelivery creates nothing twice."""
-    with unit_of_work() as uow:
-        created = checkout_sessions.store(uow, snapshot)
-        uow.commit()
+    with engine().begin() as connection:  # commits, or rolls back on an error
+        created = checkout_sessions.store_on(connection, snapshot)
     if created:
         metrics.SESSIONS_CREATED.inc()
         log.info("checkout session %s stored", snapshot["id"])
