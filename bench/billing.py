@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import (child, children_of, delete_redis_keys, mib, peak_rss_kib, prepare_environment,
+from bench.common import (api_poster, child, children_of, delete_redis_keys, mib, peak_rss_kib, prepare_environment,
                           scratch_database, wait_until)
 from bench.sessions import worker_command
 
@@ -52,13 +52,8 @@ def seed(settings, due: int) -> str:
             made = create_account(uow, "Bench tea club")
             uow.commit()
         client = testing.TestClient(create_app(settings, deps))
-        auth = {"Authorization": f"Bearer {made.test_api_key}"}
 
-        def ok(path: str, body: dict) -> dict:
-            result = client.simulate_post(f"/api/{made.account_id}{path}", json=body, headers=auth)
-            if result.status_code != 200:
-                raise RuntimeError(f"seeding {path}: {result.status} {result.text}")
-            return result.json
+        ok = api_poster(client, made.account_id, made.test_api_key)
 
         price = ok("/prices", {"product_id": ok("/products", {"name": "Tea club"})["id"], "unit_amount_atom": 900,
                                "currency": "EUR", "type": "recurring", "interval": "month"})

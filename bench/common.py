@@ -170,6 +170,20 @@ def mib(kib: int) -> str:
 
 # ---- data -----------------------------------------------------------------------------------
 
+def api_poster(client, account_id: str, api_key: str):
+    """`ok(path, body)`: a POST of the account's API through a Falcon test client, its JSON
+    answer, or a RuntimeError naming the path (how the benches seed their catalog and links)."""
+    auth = {"Authorization": f"Bearer {api_key}"}
+
+    def ok(path: str, body: dict) -> dict:
+        result = client.simulate_post(f"/api/{account_id}{path}", json=body, headers=auth)
+        if result.status_code != 200:
+            raise RuntimeError(f"seeding {path}: {result.status} {result.text}")
+        return result.json
+
+    return ok
+
+
 @dataclass(frozen=True)
 class Seeded:
     account_id: str
@@ -194,13 +208,8 @@ def seed_link(settings, extra_links: int = 10_000, extra_prices: int = 2_000) ->
             made = create_account(uow, "Bench shop")
             uow.commit()
         client = testing.TestClient(create_app(settings, deps))
-        auth = {"Authorization": f"Bearer {made.api_key}"}
 
-        def ok(path: str, body: dict) -> dict:
-            result = client.simulate_post(f"/api/{made.account_id}{path}", json=body, headers=auth)
-            if result.status_code != 200:
-                raise RuntimeError(f"seeding {path}: {result.status} {result.text}")
-            return result.json
+        ok = api_poster(client, made.account_id, made.api_key)
 
         mug = ok("/prices", {"product_id": ok("/products", {"name": "Mug"})["id"], "unit_amount_atom": 1999,
                              "currency": "USD"})

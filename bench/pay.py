@@ -20,7 +20,7 @@ import statistics
 import time
 from contextlib import ExitStack
 
-from bench.common import Row, delete_redis_keys, prepare_environment, scratch_database
+from bench.common import Row, api_poster, delete_redis_keys, prepare_environment, scratch_database
 
 PAY_FORM = "email=ada%40example.com&name=Ada&card_number=4242+4242+4242+4242&exp=12%2F34&cvc=123"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -148,13 +148,8 @@ def run(count: int = 300, rounds: int = 3) -> tuple[list[Row], str]:
         with deps.units() as uow:
             made = create_account(uow, "Bench shop")
             uow.commit()
-        auth = {"Authorization": f"Bearer {made.test_api_key}"}
 
-        def ok(path: str, body: dict) -> dict:
-            result = client.simulate_post(f"/api/{made.account_id}{path}", json=body, headers=auth)
-            if result.status_code != 200:
-                raise RuntimeError(f"seeding {path}: {result.status} {result.text}")
-            return result.json
+        ok = api_poster(client, made.account_id, made.test_api_key)
 
         price = ok("/prices", {"product_id": ok("/products", {"name": "Mug"})["id"], "unit_amount_atom": 1999,
                                "currency": "USD"})
