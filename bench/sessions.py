@@ -61,6 +61,17 @@ EXPLORE = [
     ("all of the above off", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": ""},
      {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4", "BENCH_QUIET": "celery.worker.strategy,celery.app.trace",
       "BENCH_CONF": '{"worker_disable_rate_limits": true}'}),
+    # A worker of its own for the sessions queue, events on (Flower sees every job).
+    ("sessions worker", {"-Q": "sessions", "--without-gossip": "", "--without-mingle": "", "--without-heartbeat": ""}, {}),
+    ("sessions worker + prefetch 4", {"-Q": "sessions", "--without-gossip": "", "--without-mingle": "",
+                                     "--without-heartbeat": ""}, {"BENCH_PREFETCH": "4"}),
+    ("sessions worker + prefetch 16", {"-Q": "sessions", "--without-gossip": "", "--without-mingle": "",
+                                      "--without-heartbeat": ""}, {"BENCH_PREFETCH": "16"}),
+    ("sessions worker + prefetch 4 + WARNING", {"-Q": "sessions", "--without-gossip": "", "--without-mingle": "",
+                                              "--without-heartbeat": "", "--loglevel": "WARNING"},
+     {"BENCH_PREFETCH": "4"}),
+    ("sessions worker + events off", {"-Q": "sessions", "--without-gossip": "", "--without-mingle": "",
+                                     "--without-heartbeat": ""}, {"BENCH_EVENTS": "0"}),
     ("as minimal as ours goes", {"--without-gossip": "", "--without-mingle": "", "--without-heartbeat": "",
                                  "-Q": "sessions", "--loglevel": "WARNING"},
      {"BENCH_EVENTS": "0", "BENCH_PREFETCH": "4", "BENCH_CONF": '{"task_time_limit": null, "task_soft_time_limit": null}'}),
@@ -185,11 +196,11 @@ def resident_kib(pid: int) -> int:
 
 def memory_curve(total: int, settings, seeded, env: dict[str, str], workdir: Path, redis_client) -> list[tuple[int, int, int]]:
     """Feed `total` sessions through one worker; (stored, main VmRSS, largest child VmRSS) at
-    10,000, 100,000, 1,000,000 ... and at the end."""
+    10,000, 100,000, 250,000, 500,000, 750,000, 1,000,000 ... and at the end."""
     prefix = settings.redis_key_prefix
     queue_key = prefix + QUEUE
     clear_sessions(settings.database_url)
-    marks = [n for n in (10_000, 100_000, 1_000_000, 10_000_000) if n < total] + [total]
+    marks = [n for n in (10_000, 100_000, 250_000, 500_000, 750_000, 1_000_000, 10_000_000) if n < total] + [total]
     points: list[tuple[int, int, int]] = []
     sent = 0
     worker_env = dict(env, PROMETHEUS_MULTIPROC_DIR=str(Path(tempfile.mkdtemp(prefix="metrics-", dir=workdir))))
