@@ -68,6 +68,15 @@ class Attempt:
     action_url: str | None = None
     message: str | None = None
     completed: bool = False  # this call completed the session (count it once)
+    # COMPLETED: where the customer goes next, the session's success_url with its
+    # {CHECKOUT_SESSION_ID} filled in (None: it has none, the page shows the confirmation)
+    success_url: str | None = None
+
+
+def _completed(session: CheckoutSession, *, completed: bool = False) -> Attempt:
+    """The session is complete: the attempt carries its success URL, read with the session."""
+    url = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id) if session.success_url else None
+    return Attempt(Step.COMPLETED, completed=completed, success_url=url)
 
 
 @dataclass(frozen=True)
@@ -230,15 +239,15 @@ def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: Cha
     if status == PaymentStatus.SUCCEEDED:
         if changed:
             uow.session.flush()
-            payment_records.announce(uow, payment, "payment.succeeded", now)
+            payment_records.announce(uow, payment, "payment.succeeded", now, refunds=[])
         if not changed or session.status == Status.COMPLETE:
-            return Attempt(Step.COMPLETED)
-        return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="paid"))
+            return _completed(session)
+        return _completed(session, completed=_complete(uow, session, now, payment_status="paid"))
     payment.failure_code = result.failure_code.value if result.failure_code else None
     payment.failure_message = result.failure_message
     if changed and status == PaymentStatus.FAILED:
         uow.session.flush()
-        payment_records.announce(uow, payment, "payment.failed", now)
+        payment_records.announce(uow, payment, "payment.failed", now, refunds=[])
     if changed and session.payment_id == payment.id:
         _finish_unpaid(uow, session, now, declined=status == PaymentStatus.FAILED)
     if status == PaymentStatus.FAILED:
@@ -262,7 +271,7 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
     completes. The method's id comes back for the charge that follows in a subscription."""
     session = _session(uow, session_id)
     if session.status == Status.COMPLETE:  # told again: nothing more to do
-        return Attempt(Step.COMPLETED), session.payment_method_id
+        return _completed(session), session.payment_method_id
     if checkout_sessions.effective_status(session, now) != Status.OPEN:
         return Attempt(Step.NOT_OPEN), None
     if result.outcome is Outcome.UNKNOWN:
@@ -286,7 +295,7 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
             payment.updated_at = now
             if payment.status == PaymentStatus.FAILED and was != payment.status:
                 uow.session.flush()
-                payment_records.announce(uow, payment, "payment.failed", now)
+                payment_records.announce(uow, payment, "payment.failed", now, refunds=[])
         _finish_unpaid(uow, session, now, declined=result.outcome is Outcome.FAILED)
         return Attempt(Step.DECLINED, message=result.failure_message), None
     method = uow.session.scalar(select(PaymentMethod).where(PaymentMethod.processor == processor,
@@ -304,8 +313,8 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
     session.payment_method_id = method.id
     uow.session.flush()
     if amount_due(session) == 0:  # setup, or a subscription's trial without fees
-        return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="no_payment_required")), \
-            method.id
+        done = _complete(uow, session, now, payment_status="no_payment_required")
+        return _completed(session, completed=done), method.id
     if session.payment_id is None:  # its payment was given up meanwhile (the reconcile job canceled it)
         return Attempt(Step.DECLINED, message=CANCELED), None
     return Attempt(Step.PROCESSING), method.id

@@ -256,10 +256,12 @@ class SqlOperationStore:
         return self._one(_OP.challenge_id == challenge_id)
 
     def add(self, operation: Operation) -> Operation:
+        """The row written comes back (RETURNING), so only a key already taken is read again."""
         with self._engine.begin() as conn:
-            conn.execute(pg_insert(_OP).values(**_to_row(operation), created_at=utcnow())
-                         .on_conflict_do_nothing(index_elements=[_OP.idempotency_key]))
-        return self.get(operation.idempotency_key)
+            written = conn.execute(pg_insert(_OP).values(**_to_row(operation), created_at=utcnow())
+                                   .on_conflict_do_nothing(index_elements=[_OP.idempotency_key])
+                                   .returning(*_OP.__table__.c)).first()
+        return _to_operation(written) if written is not None else self.get(operation.idempotency_key)
 
     def resolve(self, operation: Operation) -> Operation:
         values = _to_row(operation)

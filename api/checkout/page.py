@@ -131,10 +131,7 @@ class CheckoutPage:
             return _see_other(resp, self._page_url(token) if stripe_js_client_secret(attempt.action_url)
                               else attempt.action_url)
         if attempt.step is Step.COMPLETED:
-            session = checkout_sessions.find_by_token(req.context.uow, token)
-            if session.success_url:
-                return _see_other(resp, session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id))
-            return _see_other(resp, self._page_url(token))
+            return _see_other(resp, attempt.success_url or self._page_url(token))
         if attempt.step is Step.DECLINED:
             return self._show_again(req, resp, token, status=402, field_errors={"card_number": attempt.message},
                                     typed=entered)
