@@ -198,6 +198,16 @@ def _payment(uow: UnitOfWork, payment_id: str) -> Payment:
     return locked(uow, Payment, payment_id)
 
 
+def _session_and_payment(uow: UnitOfWork, session_id: str, payment_id: str) -> tuple[CheckoutSession, Payment]:
+    """Both rows locked FOR UPDATE and read fresh, in one statement (the session's row locked
+    first, as two reads would); one at a time when the payment is not the session's."""
+    row = uow.session.execute(
+        select(CheckoutSession, Payment).join(Payment, Payment.checkout_session_id == CheckoutSession.id)
+        .where(CheckoutSession.id == session_id, Payment.id == payment_id)
+        .with_for_update().execution_options(populate_existing=True)).first()
+    return (row[0], row[1]) if row is not None else (_session(uow, session_id), _payment(uow, payment_id))
+
+
 def _finish_unpaid(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, declined: bool) -> None:
     """The attempt ended without money: the session takes a new one (after a decline, one
     fewer of its five), and the coupon's redemption goes back."""
@@ -216,7 +226,7 @@ def _next_check(payment: Payment, now: datetime) -> datetime:
 def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: ChargeResult, now: datetime, *,
                   payment_method_id: str | None = None) -> Attempt:
     """Apply a processor's answer about a charge. Repeating it changes nothing."""
-    session, payment = _session(uow, session_id), _payment(uow, payment_id)
+    session, payment = _session_and_payment(uow, session_id, payment_id)
     status = apply_payment_outcome(payment.status, result.outcome)
     if result.outcome is Outcome.UNKNOWN:
         payment.checks += 1

@@ -222,15 +222,6 @@ def effective_expired_at(session: CheckoutSession, now: datetime) -> datetime | 
     return session.expires_at if effective_status(session, now) == Status.EXPIRED else None
 
 
-def owner_of(uow: UnitOfWork, checkout_token: str) -> Owner | None:
-    """Whose session the token opens (account and mode), without loading the session."""
-    if not plausible_token(checkout_token):
-        return None
-    row = uow.session.execute(select(CheckoutSession.account_id, CheckoutSession.livemode)
-                              .where(CheckoutSession.checkout_token == checkout_token)).first()
-    return Owner(row.account_id, row.livemode) if row else None
-
-
 def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -> CheckoutSession | None:
     if not plausible_token(checkout_token):
         return None

@@ -22,7 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from domain.db import UnitOfWork, utcnow
 from domain.errors import invalid
-from domain.models import ProcessorSetting, TestProcessorOperation
+from domain.ids import plausible_token
+from domain.models import CheckoutSession, ProcessorSetting, TestProcessorOperation
 from domain.payments.builtin import Faults, Kind, Operation, TestProcessor
 from domain.payments.processor import CardSummary, FailureCode, Outcome, Processor
 from domain.payments.stripe import StripeProcessor
@@ -166,6 +167,23 @@ class Processors:
         """The connector of the owner's chosen processor; None when it takes no payments."""
         row = _row(uow, owner)
         return self._connect(row, row.processor if row else (None if owner.livemode else "test"), owner.livemode)
+
+    def for_checkout(self, uow: UnitOfWork, checkout_token: str) -> tuple[Owner, Processor | None] | None:
+        """Whose checkout session the token opens and the connector of its owner's processor, in
+        one read (the session's owner joined to its setting); None when the token opens none."""
+        if not plausible_token(checkout_token):
+            return None
+        cs, ps = CheckoutSession, ProcessorSetting
+        row = uow.session.execute(
+            select(cs.account_id, cs.livemode, ps.processor, ps.secret_key_encrypted)
+            .outerjoin(ps, (ps.account_id == cs.account_id) & (ps.livemode == cs.livemode))
+            .where(cs.checkout_token == checkout_token)).first()
+        if row is None:
+            return None
+        owner = Owner(row.account_id, row.livemode)
+        setting = row if row.processor is not None else None  # processor is never NULL in a stored setting
+        return owner, self._connect(setting, row.processor if setting else (None if owner.livemode else "test"),
+                                    owner.livemode)
 
     @staticmethod
     def translator(name: str):

@@ -91,10 +91,10 @@ class CheckoutPage:
         fields = self._form(req, resp)
         if fields is None:
             return
-        owner = checkout_sessions.owner_of(req.context.uow, token)
-        if owner is None:
+        found = self._processors.for_checkout(req.context.uow, token)
+        if found is None:
             return not_available(req, resp)
-        processor = self._processors.for_owner(req.context.uow, owner)
+        processor = found[1]
         entered = {name: (fields.get(name) or [""])[-1].strip() for name in ("email", "name")}
         try:
             if processor is None:
@@ -113,8 +113,8 @@ class CheckoutPage:
 
     def on_get_return(self, req, resp, token: str) -> None:
         """Back from authenticating with the processor: what became of the attempt."""
-        owner = checkout_sessions.owner_of(req.context.uow, token)
-        processor = self._processors.for_owner(req.context.uow, owner) if owner else None
+        found = self._processors.for_checkout(req.context.uow, token)
+        processor = found[1] if found else None
         if processor is None:
             return not_available(req, resp)
         req.context.uow.rollback()  # hold no connection while asking the processor
