@@ -22,7 +22,7 @@ def test_endpoints_changed_in_the_events_transaction_count_from_then_on(client, 
     owner = Owner(merchant.account_id, False)
     now = utcnow()
     with uow_factory() as uow:
-        record = lambda: events.record(uow, "customer.created", owner, {"id": "cus_x"}, now=now)  # noqa: E731
+        record = lambda: events.record(uow, "customer.created", owner, {"id": "cus_x"}, now=now)
         assert deliveries(uow, record()) == 0
         endpoint = WebhookEndpoint(id=new_id("we", False), account_id=owner.account_id, livemode=False,
                                    created_at=now, updated_at=now, url="https://example.com/hook",
