@@ -336,12 +336,23 @@ Units = Callable[[], UnitOfWork]
 
 
 def pay(units: Units, checkout_token: str, form: PayForm, processor: Processor, *, return_url: str,
-        now: Callable[[], datetime]) -> Attempt:
+        now: Callable[[], datetime], opened: UnitOfWork | None = None) -> Attempt:
     """One attempt to pay: begin, call the processor, record. `units` makes a unit of work for
-    each transaction; `return_url` is where the processor sends a customer after authenticating."""
-    with units() as uow:
-        begun = begin(uow, checkout_token, form, processor, now())
-        uow.commit()
+    each transaction; `return_url` is where the processor sends a customer after authenticating.
+    `opened`: a unit of work the caller has open (the page's, which read the processor), for
+    step 1 to run in rather than take a connection of its own; it is committed, or rolled back,
+    here before the processor is called, so no connection is held during the call either way."""
+    if opened is None:
+        with units() as uow:
+            begun = begin(uow, checkout_token, form, processor, now())
+            uow.commit()
+    else:
+        try:
+            begun = begin(opened, checkout_token, form, processor, now())
+            opened.commit()
+        except BaseException:
+            opened.rollback()
+            raise
     if isinstance(begun, Attempt):
         return begun
     customer = processor_customer(units, processor, begun.customer_id)

@@ -258,7 +258,9 @@ class SqlOperationStore:
     operation still waiting for its challenge is `resolve`d (a guarded UPDATE)."""
 
     def __init__(self, engine: Engine):
-        self._engine = engine
+        # Autocommitted: every call is one statement, so a BEGIN and a COMMIT around it would be
+        # two round trips for nothing.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def _one(self, condition) -> Operation | None:
         with self._engine.connect() as conn:

@@ -101,9 +101,10 @@ class CheckoutPage:
                 raise InvalidRequest(NOT_TAKING_PAYMENTS, param="processor")
             form = checkout_payments.PayForm(entered["email"], entered["name"] or None, *_card_or_method(processor, fields),
                                              locale=preferred_locale(req.get_header("Accept-Language")))
-            req.context.uow.rollback()  # the reads above are done: hold no connection while paying
+            # The pay begins in this request's transaction (the reads above) and commits it
+            # before calling the processor: no connection is held while paying.
             attempt = checkout_payments.pay(self._units, token, form, processor, now=utcnow,
-                                            return_url=f"{self._page_url(token)}/return")
+                                            return_url=f"{self._page_url(token)}/return", opened=req.context.uow)
         except NotFound:
             return not_available(req, resp)
         except InvalidRequest as refused:
