@@ -68,6 +68,15 @@ class Attempt:
     action_url: str | None = None
     message: str | None = None
     completed: bool = False  # this call completed the session (count it once)
+    # COMPLETED: where the customer goes next, the session's success_url with its
+    # {CHECKOUT_SESSION_ID} filled in (None: it has none, the page shows the confirmation)
+    success_url: str | None = None
+
+
+def _completed(session: CheckoutSession, *, completed: bool = False) -> Attempt:
+    """The session is complete: the attempt carries its success URL, read with the session."""
+    url = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id) if session.success_url else None
+    return Attempt(Step.COMPLETED, completed=completed, success_url=url)
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,16 @@ def _payment(uow: UnitOfWork, payment_id: str) -> Payment:
     return locked(uow, Payment, payment_id)
 
 
+def _session_and_payment(uow: UnitOfWork, session_id: str, payment_id: str) -> tuple[CheckoutSession, Payment]:
+    """Both rows locked FOR UPDATE and read fresh, in one statement (the session's row locked
+    first, as two reads would); one at a time when the payment is not the session's."""
+    row = uow.session.execute(
+        select(CheckoutSession, Payment).join(Payment, Payment.checkout_session_id == CheckoutSession.id)
+        .where(CheckoutSession.id == session_id, Payment.id == payment_id)
+        .with_for_update().execution_options(populate_existing=True)).first()
+    return (row[0], row[1]) if row is not None else (_session(uow, session_id), _payment(uow, payment_id))
+
+
 def _finish_unpaid(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, declined: bool) -> None:
     """The attempt ended without money: the session takes a new one (after a decline, one
     fewer of its five), and the coupon's redemption goes back."""
@@ -207,7 +226,7 @@ def _next_check(payment: Payment, now: datetime) -> datetime:
 def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: ChargeResult, now: datetime, *,
                   payment_method_id: str | None = None) -> Attempt:
     """Apply a processor's answer about a charge. Repeating it changes nothing."""
-    session, payment = _session(uow, session_id), _payment(uow, payment_id)
+    session, payment = _session_and_payment(uow, session_id, payment_id)
     status = apply_payment_outcome(payment.status, result.outcome)
     if result.outcome is Outcome.UNKNOWN:
         payment.checks += 1
@@ -230,15 +249,15 @@ def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: Cha
     if status == PaymentStatus.SUCCEEDED:
         if changed:
             uow.session.flush()
-            payment_records.announce(uow, payment, "payment.succeeded", now)
+            payment_records.announce(uow, payment, "payment.succeeded", now, refunds=[])
         if not changed or session.status == Status.COMPLETE:
-            return Attempt(Step.COMPLETED)
-        return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="paid"))
+            return _completed(session)
+        return _completed(session, completed=_complete(uow, session, now, payment_status="paid"))
     payment.failure_code = result.failure_code.value if result.failure_code else None
     payment.failure_message = result.failure_message
     if changed and status == PaymentStatus.FAILED:
         uow.session.flush()
-        payment_records.announce(uow, payment, "payment.failed", now)
+        payment_records.announce(uow, payment, "payment.failed", now, refunds=[])
     if changed and session.payment_id == payment.id:
         _finish_unpaid(uow, session, now, declined=status == PaymentStatus.FAILED)
     if status == PaymentStatus.FAILED:
@@ -262,7 +281,7 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
     completes. The method's id comes back for the charge that follows in a subscription."""
     session = _session(uow, session_id)
     if session.status == Status.COMPLETE:  # told again: nothing more to do
-        return Attempt(Step.COMPLETED), session.payment_method_id
+        return _completed(session), session.payment_method_id
     if checkout_sessions.effective_status(session, now) != Status.OPEN:
         return Attempt(Step.NOT_OPEN), None
     if result.outcome is Outcome.UNKNOWN:
@@ -286,7 +305,7 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
             payment.updated_at = now
             if payment.status == PaymentStatus.FAILED and was != payment.status:
                 uow.session.flush()
-                payment_records.announce(uow, payment, "payment.failed", now)
+                payment_records.announce(uow, payment, "payment.failed", now, refunds=[])
         _finish_unpaid(uow, session, now, declined=result.outcome is Outcome.FAILED)
         return Attempt(Step.DECLINED, message=result.failure_message), None
     method = uow.session.scalar(select(PaymentMethod).where(PaymentMethod.processor == processor,
@@ -304,8 +323,8 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
     session.payment_method_id = method.id
     uow.session.flush()
     if amount_due(session) == 0:  # setup, or a subscription's trial without fees
-        return Attempt(Step.COMPLETED, completed=_complete(uow, session, now, payment_status="no_payment_required")), \
-            method.id
+        done = _complete(uow, session, now, payment_status="no_payment_required")
+        return _completed(session, completed=done), method.id
     if session.payment_id is None:  # its payment was given up meanwhile (the reconcile job canceled it)
         return Attempt(Step.DECLINED, message=CANCELED), None
     return Attempt(Step.PROCESSING), method.id
@@ -317,12 +336,23 @@ Units = Callable[[], UnitOfWork]
 
 
 def pay(units: Units, checkout_token: str, form: PayForm, processor: Processor, *, return_url: str,
-        now: Callable[[], datetime]) -> Attempt:
+        now: Callable[[], datetime], opened: UnitOfWork | None = None) -> Attempt:
     """One attempt to pay: begin, call the processor, record. `units` makes a unit of work for
-    each transaction; `return_url` is where the processor sends a customer after authenticating."""
-    with units() as uow:
-        begun = begin(uow, checkout_token, form, processor, now())
-        uow.commit()
+    each transaction; `return_url` is where the processor sends a customer after authenticating.
+    `opened`: a unit of work the caller has open (the page's, which read the processor), for
+    step 1 to run in rather than take a connection of its own; it is committed, or rolled back,
+    here before the processor is called, so no connection is held during the call either way."""
+    if opened is None:
+        with units() as uow:
+            begun = begin(uow, checkout_token, form, processor, now())
+            uow.commit()
+    else:
+        try:
+            begun = begin(opened, checkout_token, form, processor, now())
+            opened.commit()
+        except BaseException:
+            opened.rollback()
+            raise
     if isinstance(begun, Attempt):
         return begun
     customer = processor_customer(units, processor, begun.customer_id)

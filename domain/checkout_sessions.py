@@ -222,15 +222,6 @@ def effective_expired_at(session: CheckoutSession, now: datetime) -> datetime | 
     return session.expires_at if effective_status(session, now) == Status.EXPIRED else None
 
 
-def owner_of(uow: UnitOfWork, checkout_token: str) -> Owner | None:
-    """Whose session the token opens (account and mode), without loading the session."""
-    if not plausible_token(checkout_token):
-        return None
-    row = uow.session.execute(select(CheckoutSession.account_id, CheckoutSession.livemode)
-                              .where(CheckoutSession.checkout_token == checkout_token)).first()
-    return Owner(row.account_id, row.livemode) if row else None
-
-
 def find_by_token(uow: UnitOfWork, checkout_token: str, *, lock: bool = False) -> CheckoutSession | None:
     if not plausible_token(checkout_token):
         return None
@@ -288,17 +279,21 @@ def release_coupon(uow: UnitOfWork, session: CheckoutSession) -> None:
 def complete(uow: UnitOfWork, session: CheckoutSession, now: datetime, *, payment_status: str,
              payment_method_id: str | None = None, subscription_id: str | None = None) -> bool:
     """Mark an open session complete, in the caller's transaction (the one that records its
-    payment). Guarded: a session completes once, and only with the payment it was paying."""
-    done = uow.session.execute(
+    payment). Guarded: a session completes once, and only with the payment it was paying. The
+    row comes back from the UPDATE (RETURNING) into `session`; only when the guard stops it is
+    the session read again."""
+    done = uow.session.scalars(
         update(CheckoutSession)
         .where(CheckoutSession.id == session.id, CheckoutSession.status == Status.OPEN,
                CheckoutSession.payment_id.is_not_distinct_from(session.payment_id))
         .values(status=Status.COMPLETE.value, completed_at=now, updated_at=now, payment_status=payment_status,
                 payment_method_id=payment_method_id or session.payment_method_id,
                 subscription_id=subscription_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
-    uow.session.refresh(session)
+        .returning(CheckoutSession)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).first() is not None
+    if not done:
+        uow.session.refresh(session)
     if done:
         events.record(uow, "checkout.session.completed", session,
                       views.checkout_session(session, uow.outbox.urls, now), now=now)

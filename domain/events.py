@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from domain import listing
 from domain.db import UnitOfWork, utcnow
@@ -95,10 +98,49 @@ def subscribed(type_: str):
 def fan_out(uow: UnitOfWork, event: Event, now: datetime) -> list[str]:
     """One delivery per enabled endpoint of the event's account and mode subscribed to its type,
     each handed to a job of its own once committed."""
-    endpoint_ids = list(uow.session.scalars(select(WebhookEndpoint.id).where(
-        WebhookEndpoint.account_id == event.account_id, WebhookEndpoint.livemode == event.livemode,
-        WebhookEndpoint.disabled.is_(False), subscribed(event.type))))
-    return [new_delivery(uow, event, endpoint_id, now) for endpoint_id in endpoint_ids]
+    return [new_delivery(uow, event, endpoint_id, now)
+            for endpoint_id, types in _enabled_endpoints(uow.session, event.account_id, event.livemode)
+            if event.type in types or "*" in types]
+
+
+# session.info key: {(account_id, livemode): [(endpoint id, enabled_events)]}, read once per
+# transaction (a pay writes two or three events of one account). Forgotten when the transaction
+# ends and whenever this session writes an endpoint, so it is never staler than the first read.
+_ENDPOINTS = "enabled_webhook_endpoints"
+
+
+def _enabled_endpoints(session: Session, account_id: str, livemode: bool) -> list[tuple[str, list[str]]]:
+    known = session.info.setdefault(_ENDPOINTS, {})
+    key = (account_id, livemode)
+    if key not in known:
+        found = list(session.execute(select(WebhookEndpoint.id, WebhookEndpoint.enabled_events).where(
+            WebhookEndpoint.account_id == account_id, WebhookEndpoint.livemode == livemode,
+            WebhookEndpoint.disabled.is_(False))))
+        known = session.info.setdefault(_ENDPOINTS, {})  # the read's autoflush may have forgotten them
+        known[key] = found
+    return known[key]
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction) -> None:
+    if transaction.parent is None or transaction.nested:  # not a flush's own subtransaction
+        session.info.pop(_ENDPOINTS, None)
+
+
+@sa_event.listens_for(Session, "before_flush")
+def _endpoints_flushed(session: Session, flush_context, instances) -> None:
+    if _ENDPOINTS in session.info and any(
+            isinstance(obj, WebhookEndpoint) for obj in chain(session.new, session.dirty, session.deleted)):
+        session.info.pop(_ENDPOINTS, None)
+
+
+@sa_event.listens_for(Session, "do_orm_execute")
+def _endpoints_written(state: ORMExecuteState) -> None:
+    if _ENDPOINTS in state.session.info and not state.is_select:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", WebhookEndpoint.__tablename__) == WebhookEndpoint.__tablename__:
+            # a write to the endpoints, or a textual one
+            state.session.info.pop(_ENDPOINTS, None)
 
 
 def new_delivery(uow: UnitOfWork, event: Event, endpoint_id: str, now: datetime) -> str:

@@ -111,9 +111,14 @@ def payment_methods_of(uow: UnitOfWork, owner: Owner, customer_id: str) -> list[
         .order_by(PaymentMethod.created_at.desc(), PaymentMethod.id.desc())))
 
 
-def announce(uow: UnitOfWork, payment: Payment, type_: str, now: datetime) -> None:
-    """The event `payment.<type_>` about `payment` as it stands now, with its refunds."""
-    events.record(uow, type_, payment, views.payment(payment, refunds_of(uow, [payment.id])[payment.id]), now=now)
+def announce(uow: UnitOfWork, payment: Payment, type_: str, now: datetime, *,
+             refunds: list[Refund] | None = None) -> None:
+    """The event `payment.<type_>` about `payment` as it stands now, with its refunds (read
+    unless the caller knows them: a payment that has only just settled has none, since a refund
+    is held only against a succeeded payment)."""
+    if refunds is None:
+        refunds = refunds_of(uow, [payment.id])[payment.id]
+    events.record(uow, type_, payment, views.payment(payment, refunds), now=now)
 
 
 # ---- refunding ------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from domain.db import UnitOfWork, utcnow
 from domain.errors import invalid
-from domain.models import ProcessorSetting, TestProcessorOperation
+from domain.ids import plausible_token
+from domain.models import CheckoutSession, ProcessorSetting, TestProcessorOperation
 from domain.payments.builtin import Faults, Kind, Operation, TestProcessor
 from domain.payments.processor import CardSummary, FailureCode, Outcome, Processor
 from domain.payments.stripe import StripeProcessor
@@ -167,6 +168,23 @@ class Processors:
         row = _row(uow, owner)
         return self._connect(row, row.processor if row else (None if owner.livemode else "test"), owner.livemode)
 
+    def for_checkout(self, uow: UnitOfWork, checkout_token: str) -> tuple[Owner, Processor | None] | None:
+        """Whose checkout session the token opens and the connector of its owner's processor, in
+        one read (the session's owner joined to its setting); None when the token opens none."""
+        if not plausible_token(checkout_token):
+            return None
+        cs, ps = CheckoutSession, ProcessorSetting
+        row = uow.session.execute(
+            select(cs.account_id, cs.livemode, ps.processor, ps.secret_key_encrypted)
+            .outerjoin(ps, (ps.account_id == cs.account_id) & (ps.livemode == cs.livemode))
+            .where(cs.checkout_token == checkout_token)).first()
+        if row is None:
+            return None
+        owner = Owner(row.account_id, row.livemode)
+        setting = row if row.processor is not None else None  # processor is never NULL in a stored setting
+        return owner, self._connect(setting, row.processor if setting else (None if owner.livemode else "test"),
+                                    owner.livemode)
+
     @staticmethod
     def translator(name: str):
         """How a processor's notification becomes (our key, result): its connector's translation."""
@@ -234,13 +252,21 @@ def _to_operation(row) -> Operation | None:
         row.never_submitted)
 
 
+# Built once, the row passed as parameters (as checkout_sessions.store does): `.values(**row)`
+# for each call cost more CPU than the round trip.
+_ADD = (pg_insert(_OP.__table__).on_conflict_do_nothing(index_elements=[_OP.__table__.c.idempotency_key])
+        .returning(*_OP.__table__.c))
+
+
 class SqlOperationStore:
     """The test processor's `OperationStore` in PostgreSQL, each call on its own autocommitted
     connection: the first `add` of a key wins (INSERT ... ON CONFLICT DO NOTHING), and only an
     operation still waiting for its challenge is `resolve`d (a guarded UPDATE)."""
 
     def __init__(self, engine: Engine):
-        self._engine = engine
+        # Autocommitted: every call is one statement, so a BEGIN and a COMMIT around it would be
+        # two round trips for nothing.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def _one(self, condition) -> Operation | None:
         with self._engine.connect() as conn:
@@ -256,10 +282,10 @@ class SqlOperationStore:
         return self._one(_OP.challenge_id == challenge_id)
 
     def add(self, operation: Operation) -> Operation:
+        """The row written comes back (RETURNING), so only a key already taken is read again."""
         with self._engine.begin() as conn:
-            conn.execute(pg_insert(_OP).values(**_to_row(operation), created_at=utcnow())
-                         .on_conflict_do_nothing(index_elements=[_OP.idempotency_key]))
-        return self.get(operation.idempotency_key)
+            written = conn.execute(_ADD, {**_to_row(operation), "created_at": utcnow()}).first()
+        return _to_operation(written) if written is not None else self.get(operation.idempotency_key)
 
     def resolve(self, operation: Operation) -> Operation:
         values = _to_row(operation)

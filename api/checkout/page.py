@@ -91,19 +91,20 @@ class CheckoutPage:
         fields = self._form(req, resp)
         if fields is None:
             return
-        owner = checkout_sessions.owner_of(req.context.uow, token)
-        if owner is None:
+        found = self._processors.for_checkout(req.context.uow, token)
+        if found is None:
             return not_available(req, resp)
-        processor = self._processors.for_owner(req.context.uow, owner)
+        processor = found[1]
         entered = {name: (fields.get(name) or [""])[-1].strip() for name in ("email", "name")}
         try:
             if processor is None:
                 raise InvalidRequest(NOT_TAKING_PAYMENTS, param="processor")
             form = checkout_payments.PayForm(entered["email"], entered["name"] or None, *_card_or_method(processor, fields),
                                              locale=preferred_locale(req.get_header("Accept-Language")))
-            req.context.uow.rollback()  # the reads above are done: hold no connection while paying
+            # The pay begins in this request's transaction (the reads above) and commits it
+            # before calling the processor: no connection is held while paying.
             attempt = checkout_payments.pay(self._units, token, form, processor, now=utcnow,
-                                            return_url=f"{self._page_url(token)}/return")
+                                            return_url=f"{self._page_url(token)}/return", opened=req.context.uow)
         except NotFound:
             return not_available(req, resp)
         except InvalidRequest as refused:
@@ -113,8 +114,8 @@ class CheckoutPage:
 
     def on_get_return(self, req, resp, token: str) -> None:
         """Back from authenticating with the processor: what became of the attempt."""
-        owner = checkout_sessions.owner_of(req.context.uow, token)
-        processor = self._processors.for_owner(req.context.uow, owner) if owner else None
+        found = self._processors.for_checkout(req.context.uow, token)
+        processor = found[1] if found else None
         if processor is None:
             return not_available(req, resp)
         req.context.uow.rollback()  # hold no connection while asking the processor
@@ -131,10 +132,7 @@ class CheckoutPage:
             return _see_other(resp, self._page_url(token) if stripe_js_client_secret(attempt.action_url)
                               else attempt.action_url)
         if attempt.step is Step.COMPLETED:
-            session = checkout_sessions.find_by_token(req.context.uow, token)
-            if session.success_url:
-                return _see_other(resp, session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id))
-            return _see_other(resp, self._page_url(token))
+            return _see_other(resp, attempt.success_url or self._page_url(token))
         if attempt.step is Step.DECLINED:
             return self._show_again(req, resp, token, status=402, field_errors={"card_number": attempt.message},
                                     typed=entered)
