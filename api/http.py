@@ -218,11 +218,6 @@ def one_of(*choices: str) -> Callable[[str, str], str]:
     return convert
 
 
-PAGE_PARAMS: dict[str, Callable[[str, str], Any]] = {
-    "limit": int_param, "starting_after": str_param, "ending_before": str_param,
-}
-
-
 def page_query(params: dict[str, Any], filters: Sequence[str] = ()) -> PageQuery:
     """A list request's parsed query -> the domain's `PageQuery` (cursor, limit, created range and
     the given filter names that are present)."""

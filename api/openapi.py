@@ -7,12 +7,14 @@ the rules between fields (`schemas.RULES`) and that no string of a request holds
 refuses it: api/http.py answers 400)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from api import schemas
+from api.http import bool_param, int_param, one_of, str_param, time_param
 from api.schemas import REF, ErrorOut
 
 NO_NUL = r"^[^\x00]*$"
@@ -33,8 +35,12 @@ TAGS = {
 
 @dataclass(frozen=True)
 class QueryParam:
+    """One query parameter, declared once: how the API reads it (`read`, a converter of
+    api/http.py) and what the document says it takes (`schema`). An operation's `query` is both
+    what it documents and, through `readers`, what it parses."""
     name: str
     schema: dict[str, Any]
+    read: Callable[[str, str], Any]
     description: str = ""
 
 
@@ -57,13 +63,37 @@ class Operation:
 ID_QUERY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NO_NUL}
 # What `api.http.time_param` accepts.
 TIME_QUERY = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "pattern": "^[0-9]{1,11}$"}]}
+
+
+def id_query(name: str, description: str) -> QueryParam:
+    return QueryParam(name, ID_QUERY, str_param, description)
+
+
+def enum_query(name: str, choices: tuple[str, ...], description: str = "") -> QueryParam:
+    return QueryParam(name, {"enum": list(choices)}, one_of(*choices), description)
+
+
+def time_query(name: str, description: str) -> QueryParam:
+    return QueryParam(name, TIME_QUERY, time_param, description)
+
+
+def bool_query(name: str, description: str = "") -> QueryParam:
+    return QueryParam(name, {"type": "boolean"}, bool_param, description)
+
+
+def readers(query: tuple[QueryParam, ...]) -> dict[str, Callable[[str, str], Any]]:
+    """What `api.http.parse_query` takes: each declared parameter's converter, and no other."""
+    return {param.name: param.read for param in query}
+
+
 _CURSOR = ("; an id that names no object of this list is a 400 `resource_missing` naming this parameter. "
            "Give starting_after or ending_before, not both (400 `parameters_exclusive`)")
 PAGE_QUERY = (
-    QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
-    QueryParam("starting_after", ID_QUERY, "id of the object after which the page starts (older ones)" + _CURSOR),
-    QueryParam("ending_before", ID_QUERY, "id of the object before which the page ends (newer ones)" + _CURSOR),
+    QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, int_param),
+    id_query("starting_after", "id of the object after which the page starts (older ones)" + _CURSOR),
+    id_query("ending_before", "id of the object before which the page ends (newer ones)" + _CURSOR),
 )
+PAGE_PARAMS = readers(PAGE_QUERY)
 
 
 def document(operations: list[Operation], title: str = "PaymentKit payment links") -> dict[str, Any]:

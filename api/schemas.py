@@ -44,8 +44,10 @@ def _id_of(noun: str) -> dict[str, Any]:
 
 
 def _ref(noun: str, *, not_blank: bool = False) -> Any:
+    """An id field: never empty (min_length 1, so the document says what the validation does: ""
+    is a 400 naming the field, not a lookup that finds nothing)."""
     extra = {**_id_of(noun), **({"pattern": NOT_BLANK} if not_blank else {})}
-    return Annotated[str, Meta(extra_json_schema=extra)]
+    return Annotated[str, Meta(min_length=1, extra_json_schema=extra)]
 
 
 ProductId = _ref("product")
@@ -116,7 +118,7 @@ class CustomerCreate(Request, kw_only=True):
     email: Email
     name: Name | None = None
     metadata: Metadata | None = None
-    test_clock_id: Annotated[str, Meta(extra_json_schema={"description": (
+    test_clock_id: Annotated[str, Meta(min_length=1, extra_json_schema={"description": (
         "test mode only: the customer lives on this test clock (its subscriptions bill on the clock's time); "
         "an id that names none is a 400 `resource_missing` naming this field")})] | None = None
 
@@ -421,7 +423,7 @@ class WebhookEndpointUpdate(Request, kw_only=True):
 
 
 class RedeliverRequest(Request, kw_only=True):
-    endpoint_id: Annotated[str, Meta(extra_json_schema=_id_of("webhook endpoint"))]
+    endpoint_id: Annotated[str, Meta(min_length=1, extra_json_schema=_id_of("webhook endpoint"))]
 
 
 class EventData(Response, kw_only=True):

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain import checkout_payments, payment_records
 from domain.db import UnitOfWork
-from domain.models import CheckoutSession, Mode, Payment, ProcessorEvent
+from domain.models import CheckoutSession, Mode, Payment, ProcessorEvent, Refund
 from domain.payments.processor import AnyResult
 from domain.queries import Owner
 
@@ -55,6 +55,9 @@ def _record(uow: UnitOfWork, event: ProcessorEvent, told: tuple[str, AnyResult] 
         return "ignored"
     key, result = told
     if key.startswith("re_"):
+        refund = uow.session.get(Refund, key)
+        if refund is None or refund.account_id != event.account_id:
+            return "ignored"  # the merchant chose the secret it was signed with: only its own refunds
         payment_records.record_refund(uow, key, result, now)
         return "recorded"
     if key.startswith("pay_"):

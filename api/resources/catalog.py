@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 
 from api import schemas, serializers
-from api.http import PAGE_PARAMS, page_query, parse_query, read_json, respond
-from api.openapi import PAGE_QUERY, Operation
+from api.http import page_query, parse_query, read_json, respond
+from api.openapi import PAGE_PARAMS, PAGE_QUERY, Operation
 from domain import catalog
 
 

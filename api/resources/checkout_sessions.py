@@ -7,20 +7,20 @@ from __future__ import annotations
 
 
 from api import schemas, serializers
-from api.http import PAGE_PARAMS, one_of, page_query, parse_query, respond, str_param
-from api.openapi import ID_QUERY, PAGE_QUERY, Operation, QueryParam
+from api.http import page_query, parse_query, respond
+from api.openapi import PAGE_QUERY, Operation, enum_query, id_query, readers
 from domain import checkout_sessions
 from domain.db import utcnow
 from runtime import metrics
 from runtime.settings import Settings
 
 STATUSES = tuple(status.value for status in checkout_sessions.Status)
-LIST_PARAMS = {**PAGE_PARAMS, "payment_link_id": str_param, "status": one_of(*STATUSES)}
 LIST_QUERY = PAGE_QUERY + (
-    QueryParam("payment_link_id", ID_QUERY, "only sessions made from this link"),
-    QueryParam("status", {"enum": list(STATUSES)}, "the effective status: `open` leaves out sessions past "
-                                                    "expires_at, `expired` includes them"),
+    id_query("payment_link_id", "only sessions made from this link"),
+    enum_query("status", STATUSES, "the effective status: `open` leaves out sessions past expires_at, "
+                                   "`expired` includes them"),
 )
+LIST_PARAMS = readers(LIST_QUERY)
 
 
 class Collection:

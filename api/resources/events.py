@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from api import schemas
-from api.http import PAGE_PARAMS, one_of, page_query, parse_query, read_json, respond
-from api.openapi import PAGE_QUERY, Operation, QueryParam
+from api.http import page_query, parse_query, read_json, respond
+from api.openapi import PAGE_QUERY, Operation, enum_query, readers
 from domain import events, webhooks
 from domain.models import Event, WebhookDelivery
 from runtime.settings import Settings
 
-LIST_PARAMS = {**PAGE_PARAMS, "type": one_of(*events.TYPES)}
-LIST_QUERY = PAGE_QUERY + (QueryParam("type", {"enum": list(events.TYPES)}, "only events of this type"),)
+LIST_QUERY = PAGE_QUERY + (enum_query("type", events.TYPES, "only events of this type"),)
+LIST_PARAMS = readers(LIST_QUERY)
 
 
 def event(found: Event) -> schemas.EventOut:

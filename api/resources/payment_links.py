@@ -5,27 +5,19 @@ from __future__ import annotations
 import msgspec
 
 from api import schemas, serializers
-from api.http import (PAGE_PARAMS, bool_param, one_of, page_query, parse_query, read_json, respond, str_param,
-                      time_param)
-from api.openapi import ID_QUERY, PAGE_QUERY, TIME_QUERY, Operation, QueryParam
+from api.http import page_query, parse_query, read_json, respond
+from api.openapi import PAGE_QUERY, Operation, bool_query, enum_query, id_query, readers, time_query
 from domain import payment_links
 from runtime.settings import Settings
 
-LIST_PARAMS = {
-    **PAGE_PARAMS,
-    "is_active": bool_param,
-    "mode": one_of(*payment_links.MODES),
-    "customer_id": str_param,
-    "created[gte]": time_param,
-    "created[lte]": time_param,
-}
 LIST_QUERY = PAGE_QUERY + (
-    QueryParam("is_active", {"type": "boolean"}),
-    QueryParam("mode", {"enum": list(payment_links.MODES)}),
-    QueryParam("customer_id", ID_QUERY, "only links of this customer"),
-    QueryParam("created[gte]", TIME_QUERY, "RFC 3339 time or Unix seconds: created at or after"),
-    QueryParam("created[lte]", TIME_QUERY, "RFC 3339 time or Unix seconds: created at or before"),
+    bool_query("is_active"),
+    enum_query("mode", payment_links.MODES),
+    id_query("customer_id", "only links of this customer"),
+    time_query("created[gte]", "RFC 3339 time or Unix seconds: created at or after"),
+    time_query("created[lte]", "RFC 3339 time or Unix seconds: created at or before"),
 )
+LIST_PARAMS = readers(LIST_QUERY)
 
 
 def new_link_command(body: schemas.PaymentLinkCreate) -> payment_links.NewPaymentLink:

@@ -8,20 +8,19 @@ connection or lock of ours is held while the processor answers.
 from __future__ import annotations
 
 from api import schemas, serializers
-from api.http import PAGE_PARAMS, one_of, page_query, parse_query, read_json, respond, str_param
-from api.openapi import ID_QUERY, PAGE_QUERY, Operation, QueryParam
+from api.http import page_query, parse_query, read_json, respond
+from api.openapi import PAGE_QUERY, Operation, enum_query, id_query, readers
 from domain import payment_records
 from domain.db import utcnow
 from domain.payments.states import PaymentStatus
 
 STATUSES = tuple(status.value for status in PaymentStatus)
-LIST_PARAMS = {**PAGE_PARAMS, "checkout_session_id": str_param, "customer_id": str_param,
-               "status": one_of(*STATUSES)}
 LIST_QUERY = PAGE_QUERY + (
-    QueryParam("checkout_session_id", ID_QUERY, "only payments of this checkout session"),
-    QueryParam("customer_id", ID_QUERY, "only payments of this customer"),
-    QueryParam("status", {"enum": list(STATUSES)}),
+    id_query("checkout_session_id", "only payments of this checkout session"),
+    id_query("customer_id", "only payments of this customer"),
+    enum_query("status", STATUSES),
 )
+LIST_PARAMS = readers(LIST_QUERY)
 
 
 class Collection:

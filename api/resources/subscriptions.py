@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 from api import schemas, serializers
-from api.http import PAGE_PARAMS, one_of, page_query, parse_query, raw_body, read_json, respond, str_param
-from api.openapi import ID_QUERY, PAGE_QUERY, Operation, QueryParam
+from api.http import page_query, parse_query, raw_body, read_json, respond
+from api.openapi import PAGE_QUERY, Operation, enum_query, id_query, readers
 from domain import subscriptions
 from domain.db import utcnow
 
-LIST_PARAMS = {**PAGE_PARAMS, "customer_id": str_param, "status": one_of(*subscriptions.STATUSES),
-               "payment_link_id": str_param}
 LIST_QUERY = PAGE_QUERY + (
-    QueryParam("customer_id", ID_QUERY, "only subscriptions of this customer"),
-    QueryParam("status", {"enum": list(subscriptions.STATUSES)}),
-    QueryParam("payment_link_id", ID_QUERY, "only subscriptions started from this payment link"),
+    id_query("customer_id", "only subscriptions of this customer"),
+    enum_query("status", subscriptions.STATUSES),
+    id_query("payment_link_id", "only subscriptions started from this payment link"),
 )
-INVOICE_PARAMS = {**PAGE_PARAMS, "subscription_id": str_param}
-INVOICE_QUERY = PAGE_QUERY + (QueryParam("subscription_id", ID_QUERY, "only invoices of this subscription"),)
+LIST_PARAMS = readers(LIST_QUERY)
+INVOICE_QUERY = PAGE_QUERY + (id_query("subscription_id", "only invoices of this subscription"),)
+INVOICE_PARAMS = readers(INVOICE_QUERY)
 
 
 class Collection:

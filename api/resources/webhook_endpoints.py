@@ -7,8 +7,8 @@ from functools import partial
 import msgspec
 
 from api import schemas
-from api.http import PAGE_PARAMS, page_query, parse_query, read_json, respond
-from api.openapi import PAGE_QUERY, Operation
+from api.http import page_query, parse_query, read_json, respond
+from api.openapi import PAGE_PARAMS, PAGE_QUERY, Operation
 from domain import webhooks
 from domain.models import WebhookEndpoint
 from domain.processors import SecretBox

@@ -42,7 +42,7 @@ def calls_go_to_the_tests_app(app):
 # refuses it with a code of its own. A schema-valid request refused for anything else is a document
 # looser than the validation.
 DATA_RULE_CODES = frozenset({
-    "resource_missing",      # an id (in the body or a cursor) that names no object of this account and mode
+    "resource_missing",      # a non-empty id (in the body or a cursor) that names no object of this account and mode
     "time_passed",           # redeem_by not in the future
     "metadata_too_large",    # metadata over 8 KiB as JSON
     "parameters_exclusive",  # starting_after and ending_before together (OpenAPI cannot relate two parameters)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from freezegun import freeze_time
@@ -456,10 +457,12 @@ def test_cart_edit_updates_the_totals(client, merchant, uow_factory, settings):
     assert stored(uow_factory, token).amount_total_atom == 6997
 
 
-@pytest.mark.parametrize("value", ["0", "1000", "abc", "-1", ""])
+# "１２": full-width digits, which Python's \d and int() read as 12, are no quantity either.
+@pytest.mark.parametrize("value", ["0", "1000", "abc", "-1", "", "\uff11\uff12"])
 def test_a_bad_quantity_names_the_line_and_changes_nothing(client, merchant, uow_factory, settings, value):
     token = editable_session(merchant, uow_factory, settings)
-    result = post(client, token, "quantities", f"line_items%5B0%5D.quantity=2&line_items%5B1%5D.quantity={value}")
+    result = post(client, token, "quantities",
+                  f"line_items%5B0%5D.quantity=2&line_items%5B1%5D.quantity={quote(value)}")
     assert result.status_code == 400
     text = text_of(result.text)
     assert "Sticker (line 2):" in text and "1 to 999" in text

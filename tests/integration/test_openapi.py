@@ -252,3 +252,36 @@ def test_payments_account_and_processor_are_the_specs(doc):
     assert set(doc["paths"]["/api/{account_id}/account"]) == {"get", "patch"}
     assert set(doc["paths"]["/api/{account_id}/processor"]) == {"get", "put"}
     assert set(doc["paths"]["/api/{account_id}/payments/{payment_id}/refunds"]) == {"post"}
+
+
+ID_FILTERS = [("/payment-links", "customer_id"), ("/checkout-sessions", "payment_link_id"),
+              ("/payments", "customer_id"), ("/payments", "checkout_session_id"), ("/subscriptions", "customer_id"),
+              ("/subscriptions", "payment_link_id"), ("/invoices", "subscription_id"),
+              ("/payment-links", "starting_after")]
+
+
+@pytest.mark.parametrize("path, param", ID_FILTERS)
+def test_an_empty_id_in_a_list_query_is_refused_naming_it_as_the_document_says(doc, merchant, path, param):
+    refused = merchant.get(path, query_string=f"{param}=")
+    assert refused.status_code == 400, refused.text
+    error = refused.json["error"]
+    assert (error["code"], error["param"]) == ("parameter_invalid", param)
+    assert error["message"].startswith(f"{param} must be a non-empty string")
+    [documented] = [p for p in doc["paths"][f"/api/{{account_id}}{path}"]["get"]["parameters"] if p["name"] == param]
+    assert documented["schema"]["minLength"] == 1
+
+
+def test_an_empty_customer_id_in_a_body_is_refused_naming_it_as_the_document_says(doc, merchant):
+    body = {"line_items": [{"price_id": merchant.price(1000)["id"]}], "customer_id": ""}
+    refused = merchant.post("/payment-links", body)
+    assert refused.status_code == 400, refused.text
+    error = refused.json["error"]
+    assert (error["code"], error["param"]) == ("parameter_invalid", "customer_id")
+    for shape, body in (("PaymentLinkCreate", body),
+                        ("PaymentLinkCreate", {"line_items": [{"price_id": "p"}], "coupon_id": ""}),
+                        ("PriceCreate", {"product_id": "", "unit_amount_atom": 1, "currency": "USD"}),
+                        ("CustomerCreate", {"email": "a@example.com", "test_clock_id": ""}),
+                        ("RedeliverRequest", {"endpoint_id": ""})):
+        field = next(k for k, v in body.items() if v == "")
+        assert not validator(doc, shape).is_valid(body), body
+        assert validator(doc, shape).is_valid({**body, field: "x"}), body  # the empty id alone was wrong

@@ -49,7 +49,7 @@ class LocalStripe:
             headers = {"Content-Type": "application/json"}  # Stripe.js's calls carry the publishable key in the body
         with urllib.request.urlopen(urllib.request.Request(self.base_url + path, data, headers, method=method),
                                     timeout=10) as answer:
-            return json.loads(answer.read())
+            return json.loads(answer.read() or b"{}")  # localstripe's /_config/ calls answer nothing
 
     def get(self, path: str) -> dict:
         return self.request("GET", path)

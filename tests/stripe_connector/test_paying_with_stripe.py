@@ -1,15 +1,20 @@
 """The pay flow end to end through the stripe connector against localstripe: a payment charged
 as a PaymentIntent with our payment id, its customer mirrored at Stripe once (the id kept beside
-ours and reused), a setup checkout saving the card to that Stripe customer."""
+ours and reused), a setup checkout saving the card to that Stripe customer, and a charge whose
+answer was lost settled by the reconcile job."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from domain import checkout_payments, checkout_sessions
 from domain.checkout_tokens import new_checkout_token
 from domain.ids import new_id
 from domain.models import Customer, Payment, PaymentMethod
-from tests.conftest import find_share_link, make_merchant
+from domain.payments.processor import ChargeRequest, ChargeResult, Outcome
+from domain.payments.stripe import METADATA_KEY, StripeProcessor
+from tests.conftest import find_share_link, make_merchant, wait_for
+from tests.stripe_connector.conftest import PUBLISHABLE_KEY, SECRET_KEY
 
 
 def now() -> datetime:
@@ -70,3 +75,61 @@ def test_a_setup_checkout_saves_the_card_to_the_stripe_customer(client, uow_fact
     [setup] = [s for s in localstripe.get("/v1/setup_intents?limit=100")["data"]
                if s.get("payment_method") == reference]
     assert setup["customer"] == stripe_customer and setup["metadata"]["paymentkit_id"].endswith(".method.0")
+
+
+def session_status(uow_factory, token: str) -> str:
+    with uow_factory() as uow:
+        return checkout_sessions.find_by_token(uow, token).status
+
+
+class AnswerLost(StripeProcessor):
+    """The stripe connector whose charge reaches Stripe but whose answer never comes back: the
+    PaymentIntent is made (our payment id its idempotency key and metadata), and the connector
+    answers what it answers on a timeout or a lost connection, UNKNOWN."""
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        super().charge(request)
+        return ChargeResult(Outcome.UNKNOWN)
+
+
+def test_a_charge_whose_answer_was_lost_is_settled_by_the_reconcile_job(client, uow_factory, settings, deps,
+                                                                         localstripe, celery_worker):
+    """As tests/integration/test_paying.py does with the test processor's timeout: the payment
+    stays processing, then payments.reconcile_due hands it to a real worker, whose connector
+    (the merchant's stripe keys, at localstripe) finds the PaymentIntent by our id."""
+    from workers import context
+    from workers.tasks import reconcile_due_payments
+
+    merchant = make_merchant(client, uow_factory).in_test_mode()
+    merchant.ok("PUT", "/processor", {"processor": "stripe", "secret_key": SECRET_KEY,
+                                      "publishable_key": PUBLISHABLE_KEY, "webhook_secret": "whsec_paymentkit"})
+    token = session_for(merchant, uow_factory, settings)
+    form = checkout_payments.PayForm(email="grace@example.com", payment_method=localstripe.payment_method(
+        "4242424242424242"))
+    lost = AnswerLost(SECRET_KEY, api_base=localstripe.base_url)
+    attempt = checkout_payments.pay(deps.units, token, form, lost, now=now,
+                                    return_url="https://checkout.example.test/return")
+    assert attempt.step is checkout_payments.Step.PROCESSING
+    with uow_factory() as uow:
+        session = checkout_sessions.find_by_token(uow, token)
+        payment = uow.session.get(Payment, session.payment_id)
+        assert (payment.status, payment.processor, session.status) == ("processing", "stripe", "open")
+        payment_id = payment.id
+        payment.next_check_at = now() - timedelta(seconds=1)
+        uow.commit()
+
+    before = context.processors()
+    context.use_processors(replace(deps.processors, stripe_api_base=localstripe.base_url))
+    try:
+        assert reconcile_due_payments.run() >= 1
+        assert wait_for(lambda: session_status(uow_factory, token) == "complete")
+    finally:
+        context.use_processors(before)
+
+    [intent] = [i for i in localstripe.get("/v1/payment_intents?limit=100")["data"]
+                if i["metadata"].get(METADATA_KEY) == payment_id]  # charged once
+    assert (intent["status"], intent["amount"]) == ("succeeded", 2500)
+    with uow_factory() as uow:
+        payment = uow.session.get(Payment, payment_id)
+        assert (payment.status, payment.processor_reference, payment.card["last4"]) == (
+            "succeeded", intent["id"], "4242")

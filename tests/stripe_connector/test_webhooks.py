@@ -1,7 +1,8 @@
 """`POST /webhooks/stripe/{account_id}/{mode}`: signed by Stripe's scheme (`t=…,v1=HMAC-SHA256 of
 "{t}.{body}"` with the endpoint's secret, as Stripe's docs and library define it), kept once by event
 id, applied by a job. Valid, tampered, replayed (old timestamp), duplicate, unknown type, the other
-mode, and a payment whose answer was lost completed by the notification."""
+mode, a refund of another account's, and a payment whose answer was lost completed by the
+notification."""
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,7 @@ import pytest
 from falcon import testing
 from sqlalchemy import func, select
 
-from domain import checkout_sessions, processor_events, processors
+from domain import checkout_sessions, payment_records, processor_events, processors
 from domain.checkout_tokens import new_checkout_token
 from domain.ids import new_id
 from domain.models import Payment, ProcessorEvent
@@ -23,6 +24,7 @@ from domain.payments.builtin import Faults, TimeoutAt
 from domain.payments.stripe import event_result
 from domain.queries import Owner
 from tests.conftest import find_share_link, make_merchant, wait_for
+from tests.integration.test_refunds import paid, refund, refunded  # noqa: F401  (paid: a fixture)
 
 SECRET = "whsec_" + "t3st" * 8
 
@@ -144,3 +146,24 @@ def test_a_notification_completes_a_payment_whose_answer_was_lost(client, shop, 
         payment = uow.session.get(Payment, payment_id)
         assert (payment.status, payment.processor_reference) == ("succeeded", "pi_123")
         assert checkout_sessions.find_by_token(uow, token).status == "complete"
+
+
+def test_a_refund_notification_changes_only_a_refund_of_the_endpoints_own_account(client, shop, deps, paid,  # noqa: F811
+                                                                                  uow_factory):
+    """A merchant chooses its own webhook secret, so it can sign anything to its own endpoint: a
+    refund.updated naming another account's pending refund, or a refund of nobody's, is kept and
+    ignored (it neither settles the other's refund nor breaks the job)."""
+    lost_answer = replace(deps.processors, faults=Faults(timeout=TimeoutAt.AFTER)).test_processor()
+    theirs = refund(deps, paid, 700, processor=lost_answer)
+    for event_id, key in (("evt_theirs", theirs), ("evt_nobodys", new_id("re", False))):
+        body = event(event_id, "refund.updated", {"id": "re_forged", "object": "refund", "status": "succeeded",
+                                                  "metadata": {"paymentkit_id": key}})
+        assert post(client, shop, body, signed(body)).status_code == 200
+        with uow_factory() as uow:  # applied here, or already by a worker of this test run: either way once
+            processor_events.apply(uow, "stripe", event_id, event_result, datetime.now(UTC))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.session.get(ProcessorEvent, ("stripe", event_id)).outcome == "ignored"
+    with uow_factory() as uow:
+        assert uow.session.get(payment_records.Refund, theirs).status == "pending"
+    assert refunded(uow_factory, paid[1]) == 0
