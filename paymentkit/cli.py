@@ -147,6 +147,7 @@ def _payments_reconcile(args: argparse.Namespace) -> int:
     """Ask the processor now, in this process: the given payments, or every one that is due."""
     from domain import checkout_payments
     from domain.db import utcnow
+    from runtime import metrics
     from workers.context import processors, unit_of_work
 
     ids = args.payment_ids
@@ -156,6 +157,8 @@ def _payments_reconcile(args: argparse.Namespace) -> int:
             uow.commit()
     for payment_id in ids:
         attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_processor, utcnow)
+        if attempt is not None and attempt.completed:
+            metrics.SESSIONS_COMPLETED.inc()  # seen by `metrics serve` when PROMETHEUS_MULTIPROC_DIR is set
         print(json.dumps({"payment_id": payment_id, "step": attempt.step.value if attempt else None}))
     return 0
 

@@ -167,6 +167,8 @@ def apply_processor_event(processor: str, event_id: str) -> str | None:
     with unit_of_work() as uow:
         outcome = processor_events.apply(uow, processor, event_id, processors().translator(processor), utcnow())
         uow.commit()
+    if outcome == processor_events.COMPLETED:
+        metrics.SESSIONS_COMPLETED.inc()
     log.info("%s notification %s: %s", processor, event_id, outcome or "applied before")
     return outcome
 

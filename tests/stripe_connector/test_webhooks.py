@@ -22,7 +22,7 @@ from domain.models import Payment, ProcessorEvent
 from domain.payments.builtin import Faults, TimeoutAt
 from domain.payments.stripe import event_result
 from domain.queries import Owner
-from tests.conftest import find_share_link, make_merchant, wait_for
+from tests.conftest import find_share_link, make_merchant, metric, wait_for
 
 SECRET = "whsec_" + "t3st" * 8
 
@@ -127,6 +127,7 @@ def test_a_notification_completes_a_payment_whose_answer_was_lost(client, shop, 
               "payment_method": {"id": "pm_1", "card": {"brand": "visa", "last4": "4242", "exp_month": 12,
                                                         "exp_year": 2034}}}
     body = event("evt_paid", "payment_intent.succeeded", intent)
+    completed = metric("paymentkit_checkout_sessions_completed_total")
     assert post(client, shop, body, signed(body)).status_code == 200
     late = event("evt_late", "payment_intent.requires_action", {**intent, "status": "requires_action",
                                                                   "next_action": {"type": "use_stripe_sdk"},
@@ -140,6 +141,8 @@ def test_a_notification_completes_a_payment_whose_answer_was_lost(client, shop, 
             return {row.event_id: row.outcome for row in rows if row.applied_at}
 
     assert wait_for(lambda: len(outcomes()) == 2)
+    assert outcomes() == {"evt_paid": "completed", "evt_late": "recorded"}
+    assert metric("paymentkit_checkout_sessions_completed_total") == completed + 1  # once, by the notification
     with uow_factory() as uow:
         payment = uow.session.get(Payment, payment_id)
         assert (payment.status, payment.processor_reference) == ("succeeded", "pi_123")
