@@ -142,6 +142,7 @@ def test_a_notification_completes_a_payment_whose_answer_was_lost(client, shop, 
 
     assert wait_for(lambda: len(outcomes()) == 2)
     assert outcomes() == {"evt_paid": "completed", "evt_late": "recorded"}
+    assert wait_for(lambda: metric("paymentkit_checkout_sessions_completed_total") > completed)  # counted after commit
     assert metric("paymentkit_checkout_sessions_completed_total") == completed + 1  # once, by the notification
     with uow_factory() as uow:
         payment = uow.session.get(Payment, payment_id)
