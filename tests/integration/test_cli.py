@@ -226,6 +226,28 @@ def test_payments_open_and_reconcile_resolve_a_lost_answer(settings, deps, clien
     assert counted.get_sample_value("paymentkit_checkout_sessions_completed_total") == 1
 
 
+def test_payments_reconcile_also_resolves_a_due_setup_whose_answer_was_lost(settings, deps, client, uow_factory):
+    from datetime import UTC, datetime, timedelta
+
+    from domain import checkout_sessions
+    from domain.payments.builtin import Faults, TimeoutAt
+    from tests.conftest import make_merchant
+    from tests.integration.test_paying import make_link, open_session, pay, session_of, with_faults
+
+    merchant = make_merchant(client, uow_factory).in_test_mode()
+    token = open_session(uow_factory, settings, make_link(merchant, mode="setup"))
+    pay(with_faults(settings, deps, Faults(timeout=TimeoutAt.AFTER)), token)
+    with uow_factory() as uow:  # due now
+        session = checkout_sessions.find_by_token(uow, token)
+        session.method_check_at, session_id = datetime.now(UTC) - timedelta(seconds=1), session.id
+        uow.commit()
+    done = run(settings, "payments", "reconcile")
+    assert done.returncode == 0, done.stderr
+    assert {"checkout_session_id": session_id, "step": "completed"} in [json.loads(line)
+                                                                         for line in done.stdout.splitlines()]
+    assert session_of(uow_factory, token).status == "complete"
+
+
 def test_billing_stats_due_and_run_charge_a_due_renewal(settings, deps, client, uow_factory):
     """A renewal past its due time shows in `billing stats` and `billing due`; `billing run` makes
     its invoice and charges it in this process, as the beat's sweep and job would."""
