@@ -144,6 +144,8 @@ def _customer(uow: UnitOfWork, session: CheckoutSession, form: PayForm) -> str:
 
 def _in_progress(uow: UnitOfWork, session: CheckoutSession) -> Attempt | None:
     """What stops a new attempt on this session, if anything."""
+    if session.method_check_at is not None:  # a setup's card-saving answer was lost: the reconcile job asks
+        return Attempt(Step.PROCESSING)
     if session.payment_id is not None:
         payment = uow.session.get(Payment, session.payment_id)
         if payment.status == PaymentStatus.REQUIRES_ACTION:
@@ -228,6 +230,7 @@ def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: Cha
     """Apply a processor's answer about a charge. Repeating it changes nothing."""
     session, payment = _session_and_payment(uow, session_id, payment_id)
     status = apply_payment_outcome(payment.status, result.outcome)
+    payment.payment_method_id = payment_method_id or payment.payment_method_id  # kept for whoever learns the outcome
     if result.outcome is Outcome.UNKNOWN:
         payment.checks += 1
         payment.next_check_at = _next_check(payment, now)
@@ -236,7 +239,6 @@ def record_charge(uow: UnitOfWork, session_id: str, payment_id: str, result: Cha
     changed = status != payment.status
     payment.status = status.value
     payment.processor_reference = result.reference or payment.processor_reference
-    payment.payment_method_id = payment_method_id or payment.payment_method_id
     if result.card is not None:
         payment.card = vars(result.card)
     payment.updated_at = now
@@ -280,11 +282,15 @@ def record_saved_method(uow: UnitOfWork, session_id: str, result: SaveMethodResu
     Saved: the customer's PaymentMethod (one per processor reference), and a setup checkout
     completes. The method's id comes back for the charge that follows in a subscription."""
     session = _session(uow, session_id)
+    session.method_check_at = None  # told: nothing left to ask, unless this answer is unknown too
     if session.status == Status.COMPLETE:  # told again: nothing more to do
         return _completed(session), session.payment_method_id
     if checkout_sessions.effective_status(session, now) != Status.OPEN:
         return Attempt(Step.NOT_OPEN), None
     if result.outcome is Outcome.UNKNOWN:
+        if session.payment_id is None:  # setup: no payment whose check would settle it, so ask about the card
+            session.method_check_at = now + FIRST_CHECK_AFTER
+            session.updated_at = now
         return Attempt(Step.PROCESSING), None
     if result.outcome is Outcome.REQUIRES_ACTION:
         if session.payment_id:
@@ -462,6 +468,42 @@ def claim_due(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[str]:
         uow.session.execute(Payment.__table__.update().where(Payment.id.in_(ids))
                             .values(next_check_at=now + CHECK_LEASE))
     return ids
+
+
+def claim_due_method_checks(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[str]:
+    """The setup checkouts whose card-saving answer was lost and is due to be asked about again,
+    each pushed a lease ahead (as `claim_due` does for payments)."""
+    due = select(CheckoutSession.id).where(CheckoutSession.method_check_at <= now) \
+        .order_by(CheckoutSession.method_check_at).limit(limit).with_for_update(skip_locked=True)
+    ids = list(uow.session.scalars(due))
+    if ids:
+        uow.session.execute(CheckoutSession.__table__.update().where(CheckoutSession.id.in_(ids))
+                            .values(method_check_at=now + CHECK_LEASE))
+    return ids
+
+
+def reconcile_saved_method(units: Units, session_id: str,
+                           processor_for: Callable[[UnitOfWork, Owner], Processor | None],
+                           now: Callable[[], datetime]) -> Attempt | None:
+    """Ask the processor (by the attempt's method key) what became of a setup checkout's card
+    whose answer was lost, and record it: saved completes the checkout. A save that never arrived
+    leaves the checkout open for the customer to try again (with the same key, so a late save is
+    not made twice). None: nothing to do."""
+    with units() as uow:
+        session = uow.session.get(CheckoutSession, session_id)
+        if session is None or session.method_check_at is None:
+            return None
+        processor = processor_for(uow, Owner(session.account_id, session.livemode))
+        key = method_key(session)
+    if processor is None:
+        return None
+    found = processor.lookup(key)
+    if found is not None:
+        return _after_saving(units, processor, session_id, found, now)
+    with units() as uow:
+        _session(uow, session_id).method_check_at = None
+        uow.commit()
+    return Attempt(Step.DECLINED, message=CANCELED)
 
 
 @dataclass(frozen=True)

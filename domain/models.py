@@ -226,6 +226,9 @@ class CheckoutSession(_Owned, Base):
     coupon_redeemed: Mapped[bool] = mapped_column(server_default="false")
     # The customer's locale as their browser said at Pay (receipts show amounts in it).
     locale: Mapped[str | None] = mapped_column(String(35))
+    # A setup checkout whose card-saving answer was lost: when to ask the processor again (a
+    # payment's own next_check_at does this for the other modes).
+    method_check_at: Mapped[datetime | None]
     __table_args__ = (
         Index("checkout_sessions_list", "account_id", "livemode", text("created_at DESC"), text("id DESC")),
         Index("checkout_sessions_by_link", "account_id", "livemode", "payment_link_id", text("created_at DESC"),
@@ -234,6 +237,8 @@ class CheckoutSession(_Owned, Base):
               text("id DESC")),
         # The expiry sweep reads open sessions by expires_at; the partial index holds only those.
         Index("checkout_sessions_open_by_expiry", "expires_at", postgresql_where=text("status = 'open'")),
+        Index("checkout_sessions_due_for_method_check", "method_check_at",
+              postgresql_where=text("method_check_at IS NOT NULL")),
     )
 
 

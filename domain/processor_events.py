@@ -5,6 +5,9 @@ Applying one is recording a result the processor tells about one of our objects 
 refund, a card saved by a setup checkout) through the same functions as the pay flow, so a
 duplicate, or news older than what we know (a `requires_action` after `succeeded`), changes
 nothing. An event about anything else is kept and ignored.
+
+What applying one did is kept as its `outcome`: `ignored`, `recorded`, or `completed` when it
+completed a checkout session (the door counts those, as the pay flow's doors count theirs).
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from domain.db import UnitOfWork
 from domain.models import CheckoutSession, Mode, Payment, ProcessorEvent, Refund
 from domain.payments.processor import AnyResult
 from domain.queries import Owner
+
+COMPLETED = "completed"  # the outcome of a notification that completed a checkout session
 
 Translate = Callable[[dict[str, Any]], tuple[str, AnyResult] | None]
 
@@ -39,7 +44,7 @@ def receive(uow: UnitOfWork, owner: Owner, processor: str, event: dict[str, Any]
 
 
 def apply(uow: UnitOfWork, processor: str, event_id: str, translate: Translate, now: datetime) -> str | None:
-    """Apply a kept notification once; what it did (`recorded`, `ignored`), None if done before."""
+    """Apply a kept notification once; what it did (`recorded`, `completed`, `ignored`), None if done before."""
     event = uow.session.scalars(select(ProcessorEvent).where(ProcessorEvent.processor == processor,
                                                              ProcessorEvent.event_id == event_id)
                                 .with_for_update()).first()
@@ -69,12 +74,15 @@ def _record(uow: UnitOfWork, event: ProcessorEvent, told: tuple[str, AnyResult] 
             return "recorded"
         if payment is None or payment.account_id != event.account_id or payment.checkout_session_id is None:
             return "ignored"
-        checkout_payments.record_charge(uow, payment.checkout_session_id, key, result, now)
-        return "recorded"
+        return _told(checkout_payments.record_charge(uow, payment.checkout_session_id, key, result, now))
     session_id, _, _ = key.partition(".method.")  # a card saved at checkout
     session = uow.session.get(CheckoutSession, session_id)
     if session is None or session.account_id != event.account_id or session.mode != Mode.SETUP \
             or session.payment_method_id is not None:
         return "ignored"  # a subscription's saved card is followed by its charge: the pay flow does that
-    checkout_payments.record_saved_method(uow, session.id, result, event.processor, now)
-    return "recorded"
+    attempt, _ = checkout_payments.record_saved_method(uow, session.id, result, event.processor, now)
+    return _told(attempt)
+
+
+def _told(attempt: checkout_payments.Attempt) -> str:
+    return COMPLETED if attempt.completed else "recorded"

@@ -144,19 +144,31 @@ def _payments_open(args: argparse.Namespace) -> int:
 
 
 def _payments_reconcile(args: argparse.Namespace) -> int:
-    """Ask the processor now, in this process: the given payments, or every one that is due."""
+    """Ask the processor now, in this process: the given payments, or every one that is due (and
+    every setup checkout whose card's answer is due to be asked about)."""
     from domain import checkout_payments
     from domain.db import utcnow
+    from runtime import metrics
     from workers.context import processors, unit_of_work
 
-    ids = args.payment_ids
+    ids, setups = args.payment_ids, []
     if not ids:
         with unit_of_work() as uow:
             ids = checkout_payments.claim_due(uow, utcnow())
+            setups = checkout_payments.claim_due_method_checks(uow, utcnow())
             uow.commit()
+
+    def report(name: str, object_id: str, attempt) -> None:
+        if attempt is not None and attempt.completed:
+            metrics.SESSIONS_COMPLETED.inc()  # seen by `metrics serve` when PROMETHEUS_MULTIPROC_DIR is set
+        print(json.dumps({name: object_id, "step": attempt.step.value if attempt else None}))
+
     for payment_id in ids:
-        attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_processor, utcnow)
-        print(json.dumps({"payment_id": payment_id, "step": attempt.step.value if attempt else None}))
+        report("payment_id", payment_id,
+               checkout_payments.reconcile(unit_of_work, payment_id, processors().for_processor, utcnow))
+    for session_id in setups:
+        report("checkout_session_id", session_id,
+               checkout_payments.reconcile_saved_method(unit_of_work, session_id, processors().for_owner, utcnow))
     return 0
 
 

@@ -22,6 +22,7 @@ JOBS: dict[str, Job] = {
     "payments.reconcile_due": Job("payments"),
     "payments.reconcile": Job("payments"),
     "refunds.reconcile": Job("payments"),
+    "checkout_sessions.reconcile_method": Job("payments"),
     "processor_events.apply": Job("payments"),
     # Outbound HTTP to merchants' endpoints on a queue of its own, so that a slow endpoint's
     # attempts (up to 10 s each) never wait in line before session creation or expiry.

@@ -176,6 +176,14 @@ def celery_worker(deps):
         yield worker
 
 
+def metric(name: str) -> float:
+    """A sample of this process's Prometheus metrics (tests/integration/test_metrics.py reads them
+    over HTTP, as Prometheus would; elsewhere a count before and after is enough)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
     """Poll until `predicate()` is truthy (a worker doing its job); fail after `timeout` seconds."""
     import time

@@ -130,13 +130,16 @@ def reconcile_due_payments() -> int:
     with unit_of_work() as uow:
         due = checkout_payments.claim_due(uow, utcnow())
         refunds = payment_records.claim_due_refunds(uow, utcnow())
-        for name, ids in (("payments.reconcile", due), ("refunds.reconcile", refunds)):
+        setups = checkout_payments.claim_due_method_checks(uow, utcnow())
+        for name, ids in (("payments.reconcile", due), ("refunds.reconcile", refunds),
+                          ("checkout_sessions.reconcile_method", setups)):
             for object_id in ids:
                 uow.send_after_commit(name, [object_id], task_id=f"{object_id}.check.{random_base62(8)}")
         uow.commit()
-    if due or refunds:
-        log.info("payments: %d payments and %d refunds due for a check with their processor", len(due), len(refunds))
-    return len(due) + len(refunds)
+    if due or refunds or setups:
+        log.info("payments: %d payments, %d refunds and %d saved cards due for a check with their processor",
+                 len(due), len(refunds), len(setups))
+    return len(due) + len(refunds) + len(setups)
 
 
 @app.task(name="payments.reconcile", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
@@ -148,6 +151,18 @@ def reconcile_payment(payment_id: str) -> str | None:
     if attempt.completed:
         metrics.SESSIONS_COMPLETED.inc()
     log.info("payment %s reconciled: %s", payment_id, attempt.step.value)
+    return attempt.step.value
+
+
+@app.task(name="checkout_sessions.reconcile_method", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
+def reconcile_saved_method(session_id: str) -> str | None:
+    """Ask the processor what became of a setup checkout's card whose answer was lost, and record that."""
+    attempt = checkout_payments.reconcile_saved_method(unit_of_work, session_id, processors().for_owner, utcnow)
+    if attempt is None:
+        return None
+    if attempt.completed:
+        metrics.SESSIONS_COMPLETED.inc()
+    log.info("checkout session %s card reconciled: %s", session_id, attempt.step.value)
     return attempt.step.value
 
 
@@ -167,6 +182,8 @@ def apply_processor_event(processor: str, event_id: str) -> str | None:
     with unit_of_work() as uow:
         outcome = processor_events.apply(uow, processor, event_id, processors().translator(processor), utcnow())
         uow.commit()
+    if outcome == processor_events.COMPLETED:
+        metrics.SESSIONS_COMPLETED.inc()
     log.info("%s notification %s: %s", processor, event_id, outcome or "applied before")
     return outcome
 

@@ -246,6 +246,9 @@ class CheckoutPage:
         owner = Owner(session.account_id, session.livemode)
         processor = self._processors.for_owner(uow, owner)
         stripe_js = self._stripe_js(uow, owner, processor)
+        if payment is None and session.method_check_at is not None:  # a setup's card being saved: it refreshes
+            return render(req, resp, "processing.html", status=status, session=session, payment=None, saving=True,
+                          **brand)
         if payment is not None:  # a payment under way: processing (the page refreshes) or waiting for the customer
             client_secret = stripe_js_client_secret(payment.action_url) if payment.status == "requires_action" else None
             return render(req, resp, "processing.html", status=status, session=session, payment=payment,

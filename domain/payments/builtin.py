@@ -143,11 +143,13 @@ class TimeoutAt(StrEnum):
 class Faults:
     """Misbehaviour for tests; none by default. Timeouts and errors hit the calls that change
     something (an error does not hit `cancel`); `lookup` only waits out the latency, so that a
-    reconcile job can always learn the truth."""
+    reconcile job can always learn the truth. `kinds` narrows them to some calls (a subscription
+    checkout's card saved fine, its charge's answer lost)."""
 
     latency_seconds: float = 0.0
     timeout: TimeoutAt | None = None  # the caller gets an unknown outcome
     error: bool = False  # the processor fails the call with processing_error; nothing is charged
+    kinds: frozenset[Kind] = frozenset(Kind)  # the calls the timeout and error hit
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,8 @@ class TestProcessor:
 
     def cancel(self, idempotency_key: str) -> ChargeResult:
         self._wait()
-        if self.faults.timeout is TimeoutAt.BEFORE:
+        timeout = self.faults.timeout if Kind.CHARGE in self.faults.kinds else None
+        if timeout is TimeoutAt.BEFORE:
             return ChargeResult(Outcome.UNKNOWN)
         # A key no charge has used yet is taken for good, so a late charge with it cannot happen.
         tombstone = Operation(idempotency_key, Kind.CHARGE, None, Outcome.CANCELED, never_submitted=True)
@@ -225,7 +228,7 @@ class TestProcessor:
             raise Conflict("This idempotency key belongs to another kind of call.", code="idempotency_key_reused")
         if operation.outcome is Outcome.REQUIRES_ACTION:
             operation = self._store.resolve(replace(operation, outcome=Outcome.CANCELED))
-        if self.faults.timeout is TimeoutAt.AFTER:
+        if timeout is TimeoutAt.AFTER:
             return ChargeResult(Outcome.UNKNOWN)
         return self._result(operation)
 
@@ -250,15 +253,16 @@ class TestProcessor:
         """One call that changes something: faults, then the key's first answer."""
         self._wait()
         fresh = decide()
-        if self.faults.timeout is TimeoutAt.BEFORE:
+        faults = self.faults if fresh.kind in self.faults.kinds else Faults()
+        if faults.timeout is TimeoutAt.BEFORE:
             return self._unknown(fresh.kind)
-        if self.faults.error:
+        if faults.error:
             fresh = replace(fresh, outcome=Outcome.FAILED, failure_code=FailureCode.PROCESSING_ERROR, challenge_id=None)
         operation = self._store.add(fresh)
         if operation.kind is not fresh.kind or not (operation.never_submitted or operation.request() == fresh.request()):
             raise Conflict("This idempotency key was already used with a different request.",
                            code="idempotency_key_reused")
-        if self.faults.timeout is TimeoutAt.AFTER:
+        if faults.timeout is TimeoutAt.AFTER:
             return self._unknown(fresh.kind)
         return self._result(operation)
 

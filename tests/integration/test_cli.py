@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
 from paymentkit import servers
@@ -16,8 +18,9 @@ from paymentkit import servers
 PAYMENTKIT = str(Path(sys.executable).parent / "paymentkit")
 
 
-def run(settings, *args: str, database_url: str | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    env = dict(os.environ, DATABASE_URL=database_url or settings.database_url)
+def run(settings, *args: str, database_url: str | None = None, stdin: str = "",
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DATABASE_URL=database_url or settings.database_url, **(env or {}))
     return subprocess.run([PAYMENTKIT, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
 
 
@@ -177,9 +180,10 @@ def _answers(url: str, headers: dict[str, str] | None = None) -> bool:
         return False
 
 
-def test_payments_open_and_reconcile_resolve_a_lost_answer(settings, deps, client, uow_factory):
+def test_payments_open_and_reconcile_resolve_a_lost_answer(settings, deps, client, uow_factory, tmp_path):
     """A payment whose answer was lost shows in `payments open`; `payments reconcile` asks the
-    processor and completes its session, as the beat's job would."""
+    processor and completes its session, as the beat's job would, and counts the completed
+    session where `paymentkit metrics serve` reads every process's counts."""
     from dataclasses import replace
     from datetime import UTC, datetime
 
@@ -212,11 +216,36 @@ def test_payments_open_and_reconcile_resolve_a_lost_answer(settings, deps, clien
     assert shown.returncode == 0, shown.stderr
     rows = [json.loads(line) for line in shown.stdout.splitlines()]
     assert any(row["id"] == payment_id and row["status"] == "processing" for row in rows)
-    done = run(settings, "payments", "reconcile", payment_id)
+    done = run(settings, "payments", "reconcile", payment_id, env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"payment_id": payment_id, "step": "completed"}
     with uow_factory() as uow:
         assert checkout_sessions.find_by_token(uow, token).status == "complete"
+    counted = CollectorRegistry()
+    MultiProcessCollector(counted, path=str(tmp_path))
+    assert counted.get_sample_value("paymentkit_checkout_sessions_completed_total") == 1
+
+
+def test_payments_reconcile_also_resolves_a_due_setup_whose_answer_was_lost(settings, deps, client, uow_factory):
+    from datetime import UTC, datetime, timedelta
+
+    from domain import checkout_sessions
+    from domain.payments.builtin import Faults, TimeoutAt
+    from tests.conftest import make_merchant
+    from tests.integration.test_paying import make_link, open_session, pay, session_of, with_faults
+
+    merchant = make_merchant(client, uow_factory).in_test_mode()
+    token = open_session(uow_factory, settings, make_link(merchant, mode="setup"))
+    pay(with_faults(settings, deps, Faults(timeout=TimeoutAt.AFTER)), token)
+    with uow_factory() as uow:  # due now
+        session = checkout_sessions.find_by_token(uow, token)
+        session.method_check_at, session_id = datetime.now(UTC) - timedelta(seconds=1), session.id
+        uow.commit()
+    done = run(settings, "payments", "reconcile")
+    assert done.returncode == 0, done.stderr
+    assert {"checkout_session_id": session_id, "step": "completed"} in [json.loads(line)
+                                                                         for line in done.stdout.splitlines()]
+    assert session_of(uow_factory, token).status == "complete"
 
 
 def test_billing_stats_due_and_run_charge_a_due_renewal(settings, deps, client, uow_factory):

@@ -19,7 +19,7 @@ from domain.checkout_tokens import new_checkout_token
 from domain.ids import new_id
 from domain.models import (CheckoutSession, Coupon, Customer, Payment, PaymentMethod, Subscription,
                            TestProcessorOperation)
-from domain.payments.builtin import Faults, TimeoutAt
+from domain.payments.builtin import Faults, Kind, TimeoutAt
 from tests.conftest import find_share_link, make_merchant
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -85,6 +85,40 @@ def payments_of(uow_factory, session_id: str) -> list[Payment]:
                                          .order_by(Payment.created_at)))
         uow.session.expunge_all()
         return found
+
+
+def methods_of(uow_factory, customer_id: str | None) -> list[PaymentMethod]:
+    with uow_factory() as uow:
+        found = list(uow.session.scalars(select(PaymentMethod).where(PaymentMethod.customer_id == customer_id)
+                                         .order_by(PaymentMethod.created_at)))
+        uow.session.expunge_all()
+        return found
+
+
+def calls_with(uow_factory, key: str) -> int:
+    """The test processor's calls made with this idempotency key (our payment id, a card's method key)."""
+    with uow_factory() as uow:
+        return uow.session.scalar(select(func.count()).select_from(TestProcessorOperation).where(
+            TestProcessorOperation.idempotency_key == key))
+
+
+def reconcile(deps, payment_id: str) -> checkout_payments.Attempt | None:
+    """What the reconcile job does for one payment, in this process."""
+    return checkout_payments.reconcile(deps.units, payment_id, deps.processors.for_processor,
+                                       lambda: datetime.now(UTC))
+
+
+def reconcile_method(deps, session_id: str) -> checkout_payments.Attempt | None:
+    """What the reconcile job does for one setup checkout whose card's answer was lost."""
+    return checkout_payments.reconcile_saved_method(deps.units, session_id, deps.processors.for_owner,
+                                                    lambda: datetime.now(UTC))
+
+
+def with_faults(settings, deps, faults: Faults) -> testing.TestClient:
+    """The app with a test processor that misbehaves as `faults` says."""
+    from api.app import create_app
+
+    return testing.TestClient(create_app(settings, replace(deps, processors=replace(deps.processors, faults=faults))))
 
 
 def text_of(html: str) -> str:
@@ -255,6 +289,45 @@ def test_setup_saves_the_card_to_the_customer_and_charges_nothing(client, mercha
     assert payments_of(uow_factory, session.id) == []
 
 
+def test_a_declined_card_in_setup_saves_nothing_and_the_customer_may_try_again(client, merchant, uow_factory,
+                                                                             settings):
+    token = open_session(uow_factory, settings, make_link(merchant, mode="setup"))
+    declined = pay(client, token, NO_FUNDS)
+    assert declined.status_code == 402 and "Your card has insufficient funds." in declined.text
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_method_id, session.failed_attempts) == ("open", None, 1)
+    assert methods_of(uow_factory, session.customer_id) == []
+    assert pay(client, token).status_code == 303
+    saved = session_of(uow_factory, token)
+    assert (saved.status, saved.payment_status) == ("complete", "no_payment_required")
+    assert [m.card_last4 for m in methods_of(uow_factory, saved.customer_id)] == ["4242"]
+    assert payments_of(uow_factory, saved.id) == []
+
+
+@pytest.mark.parametrize("answer", ["authorize", "fail"])
+def test_setup_with_a_card_that_authenticates_saves_it_only_once_authorized(client, merchant, uow_factory, settings,
+                                                                            answer):
+    token = open_session(uow_factory, settings, make_link(merchant, mode="setup"))
+    sent = pay(client, token, CHALLENGE)
+    assert sent.status_code == 303 and "/checkout/challenge/" in sent.headers["location"]
+    waiting = session_of(uow_factory, token)
+    assert (waiting.status, waiting.payment_method_id) == ("open", None)
+    assert methods_of(uow_factory, waiting.customer_id) == []
+    answered = client.simulate_post(urlsplit(sent.headers["location"]).path, body=f"answer={answer}", headers=FORM)
+    back = follow(client, answered)
+    session = session_of(uow_factory, token)
+    if answer == "authorize":
+        assert back.status_code == 303 or "complete" in back.text.lower()
+        assert (session.status, session.payment_status) == ("complete", "no_payment_required")
+        [method] = methods_of(uow_factory, session.customer_id)
+        assert (method.id, method.card_last4) == (session.payment_method_id, "3155")
+    else:
+        assert back.status_code == 402 and "could not be authenticated" in back.text
+        assert (session.status, session.payment_method_id, session.failed_attempts) == ("open", None, 1)
+        assert methods_of(uow_factory, session.customer_id) == []
+    assert payments_of(uow_factory, session.id) == []
+
+
 def test_a_subscription_saves_the_card_charges_the_setup_fee_today_and_starts_trialing(client, merchant, uow_factory,
                                                                                       settings):
     link = make_link(merchant, mode="subscription", free_trial_days=14,
@@ -318,10 +391,7 @@ def test_twenty_concurrent_pays_make_one_payment_and_one_completion(client, merc
     session = session_of(uow_factory, token)
     assert session.status == "complete"
     assert [p.status for p in payments_of(uow_factory, session.id)] == ["succeeded"]
-    with uow_factory() as uow:
-        charges = uow.session.scalar(select(func.count()).select_from(TestProcessorOperation).where(
-            TestProcessorOperation.idempotency_key == session.payment_id))
-    assert charges == 1
+    assert calls_with(uow_factory, session.payment_id) == 1
 
 
 def test_a_coupon_with_one_redemption_left_goes_to_one_of_two_concurrent_payers(client, merchant, uow_factory,
@@ -361,15 +431,12 @@ def test_a_declined_payment_gives_its_coupon_redemption_back(client, merchant, u
 @pytest.fixture
 def faulty(settings, deps):
     """The app with a test processor whose answers are lost on the way back (the charge happens)."""
-    from api.app import create_app
-
-    processors = replace(deps.processors, faults=Faults(timeout=TimeoutAt.AFTER))
-    return testing.TestClient(create_app(settings, replace(deps, processors=processors))), processors
+    return with_faults(settings, deps, Faults(timeout=TimeoutAt.AFTER))
 
 
 def test_a_lost_answer_leaves_the_payment_processing_until_reconcile_finds_it(faulty, client, deps, merchant,
                                                                               uow_factory, settings):
-    faulty_client, _ = faulty
+    faulty_client = faulty
     token = open_session(uow_factory, settings, make_link(merchant))
     answered = pay(faulty_client, token)
     assert answered.status_code == 303 and answered.headers["location"].endswith(f"/checkout/{token}")
@@ -385,33 +452,99 @@ def test_a_lost_answer_leaves_the_payment_processing_until_reconcile_finds_it(fa
             due = checkout_payments.claim_due(uow, datetime.now(UTC))
             uow.commit()
         assert payment.id in due
-        attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
-                                              lambda: datetime.now(UTC))
+        attempt = reconcile(deps, payment.id)
     assert attempt.step is checkout_payments.Step.COMPLETED and attempt.completed
     assert session_of(uow_factory, token).status == "complete"
     assert [p.status for p in payments_of(uow_factory, processing.id)] == ["succeeded"]
-    with uow_factory() as uow:
-        charges = uow.session.scalar(select(func.count()).select_from(TestProcessorOperation).where(
-            TestProcessorOperation.idempotency_key == payment.id))
-    assert charges == 1
+    assert calls_with(uow_factory, payment.id) == 1
 
 
 def test_a_lost_call_is_canceled_at_the_processor_and_the_customer_may_pay_again(settings, deps, client, merchant,
                                                                                 uow_factory):
-    from api.app import create_app
-
-    lost = replace(deps.processors, faults=Faults(timeout=TimeoutAt.BEFORE))
-    lost_client = testing.TestClient(create_app(settings, replace(deps, processors=lost)))
+    lost_client = with_faults(settings, deps, Faults(timeout=TimeoutAt.BEFORE))
     token = open_session(uow_factory, settings, make_link(merchant))
     pay(lost_client, token)
     [payment] = payments_of(uow_factory, session_of(uow_factory, token).id)
     assert payment.status == "processing"
-    attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
-                                          lambda: datetime.now(UTC))
+    attempt = reconcile(deps, payment.id)
     assert attempt.step is checkout_payments.Step.DECLINED
     session = session_of(uow_factory, token)
     assert (session.status, session.payment_id, session.failed_attempts) == ("open", None, 0)
     assert [p.status for p in payments_of(uow_factory, session.id)] == ["canceled"]
+    assert pay(client, token).status_code == 303
+    assert session_of(uow_factory, token).status == "complete"
+
+
+def test_a_subscription_whose_charge_answer_was_lost_starts_once_reconcile_finds_it_charged_once(
+        settings, deps, client, merchant, uow_factory):
+    """The card is saved; the first charge's answer is lost: the checkout stays open and
+    processing, and the reconcile job finds the charge, completes it and starts the subscription."""
+    lost_charge = with_faults(settings, deps, Faults(timeout=TimeoutAt.AFTER, kinds=frozenset({Kind.CHARGE})))
+    link = make_link(merchant, mode="subscription", line_items=[{"price_id": merchant.recurring_price(2500)["id"]}])
+    token = open_session(uow_factory, settings, link)
+    answered = pay(lost_charge, token)
+    assert answered.status_code == 303 and answered.headers["location"].endswith(f"/checkout/{token}")
+    processing = session_of(uow_factory, token)
+    [payment] = payments_of(uow_factory, processing.id)
+    assert (payment.status, processing.status, processing.subscription_id) == ("processing", "open", None)
+    assert processing.payment_method_id is not None  # saved; only the charge's answer is missing
+    assert "Processing your payment" in client.simulate_get(f"/checkout/{token}").text
+    assert pay(client, token).status_code == 303  # a second click while processing charges nothing
+
+    attempt = reconcile(deps, payment.id)
+    assert attempt.step is checkout_payments.Step.COMPLETED and attempt.completed
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_status) == ("complete", "paid")
+    [paid] = payments_of(uow_factory, session.id)
+    assert (paid.status, paid.amount_atom, paid.payment_method_id) == ("succeeded", 2500, session.payment_method_id)
+    with uow_factory() as uow:
+        assert uow.session.get(Subscription, session.subscription_id).status == "active"
+    assert calls_with(uow_factory, payment.id) == 1
+    assert reconcile(deps, payment.id) is None  # known now: nothing more to ask
+
+
+def test_a_setup_whose_answer_was_lost_stays_processing_until_reconcile_finds_the_card_saved(
+        settings, deps, client, merchant, uow_factory):
+    """Setup has no payment to reconcile: the session itself is asked about again, by its card's key."""
+    lost = with_faults(settings, deps, Faults(timeout=TimeoutAt.AFTER))
+    token = open_session(uow_factory, settings, make_link(merchant, mode="setup"))
+    answered = pay(lost, token)
+    assert answered.status_code == 303 and answered.headers["location"].endswith(f"/checkout/{token}")
+    processing = session_of(uow_factory, token)
+    assert (processing.status, processing.payment_method_id) == ("open", None)
+    assert methods_of(uow_factory, processing.customer_id) == []
+    shown = client.simulate_get(f"/checkout/{token}")
+    assert "Saving your card" in shown.text and 'http-equiv="refresh"' in shown.text
+    assert 'name="card_number"' not in shown.text
+    assert pay(client, token).status_code == 303  # a second click meanwhile saves nothing more
+
+    with freeze_time(datetime.now(UTC) + timedelta(seconds=30)):
+        with uow_factory() as uow:
+            due = checkout_payments.claim_due_method_checks(uow, datetime.now(UTC))
+            uow.commit()
+        assert processing.id in due
+        attempt = reconcile_method(deps, processing.id)
+    assert attempt.step is checkout_payments.Step.COMPLETED and attempt.completed
+    session = session_of(uow_factory, token)
+    assert (session.status, session.payment_status, session.method_check_at) == ("complete", "no_payment_required",
+                                                                                 None)
+    [method] = methods_of(uow_factory, session.customer_id)
+    assert (method.id, method.card_last4) == (session.payment_method_id, "4242")
+    assert calls_with(uow_factory, checkout_payments.method_key(session)) == 1  # saved once at the processor
+    assert payments_of(uow_factory, session.id) == []
+
+
+def test_a_setup_whose_call_was_lost_is_open_again_once_reconcile_finds_nothing(settings, deps, client, merchant,
+                                                                               uow_factory):
+    lost_client = with_faults(settings, deps, Faults(timeout=TimeoutAt.BEFORE))
+    token = open_session(uow_factory, settings, make_link(merchant, mode="setup"))
+    pay(lost_client, token)
+    session_id = session_of(uow_factory, token).id
+    attempt = reconcile_method(deps, session_id)
+    assert attempt.step is checkout_payments.Step.DECLINED
+    session = session_of(uow_factory, token)
+    assert (session.status, session.method_check_at, session.failed_attempts) == ("open", None, 0)
+    assert 'name="card_number"' in client.simulate_get(f"/checkout/{token}").text
     assert pay(client, token).status_code == 303
     assert session_of(uow_factory, token).status == "complete"
 
@@ -421,7 +554,7 @@ def test_the_reconcile_jobs_run_through_a_real_worker(faulty, deps, merchant, uo
     from workers import context
     from workers.tasks import reconcile_due_payments
 
-    faulty_client, _ = faulty
+    faulty_client = faulty
     context.use_processors(deps.processors)
     token = open_session(uow_factory, settings, make_link(merchant))
     pay(faulty_client, token)
@@ -431,6 +564,27 @@ def test_the_reconcile_jobs_run_through_a_real_worker(faulty, deps, merchant, uo
         uow.commit()
     assert reconcile_due_payments.run() >= 1
     assert wait_for(lambda: session_of(uow_factory, token).status == "complete")
+
+
+def test_the_setup_reconcile_job_runs_through_a_real_worker_and_counts_the_completion(deps, settings, merchant,
+                                                                                      uow_factory, celery_worker):
+    from tests.conftest import metric, wait_for
+    from workers import context
+    from workers.tasks import reconcile_due_payments
+
+    context.use_processors(deps.processors)
+    token = open_session(uow_factory, settings, make_link(merchant, mode="setup"))
+    pay(with_faults(settings, deps, Faults(timeout=TimeoutAt.AFTER)), token)
+    with uow_factory() as uow:
+        session = checkout_sessions.find_by_token(uow, token)
+        assert session.method_check_at is not None
+        session.method_check_at = datetime.now(UTC) - timedelta(seconds=1)
+        uow.commit()
+    completed = metric("paymentkit_checkout_sessions_completed_total")
+    assert reconcile_due_payments.run() >= 1
+    assert wait_for(lambda: metric("paymentkit_checkout_sessions_completed_total") > completed)  # counted after commit
+    assert metric("paymentkit_checkout_sessions_completed_total") == completed + 1
+    assert session_of(uow_factory, token).status == "complete"
 
 
 # ---- live mode -------------------------------------------------------------------------------
@@ -468,7 +622,7 @@ def test_a_payment_is_reconciled_by_the_processor_that_took_it(faulty, deps, mer
     from domain import processors
     from domain.queries import Owner
 
-    faulty_client, _ = faulty
+    faulty_client = faulty
     token = open_session(uow_factory, settings, make_link(merchant))
     pay(faulty_client, token)
     [payment] = payments_of(uow_factory, session_of(uow_factory, token).id)
@@ -477,8 +631,7 @@ def test_a_payment_is_reconciled_by_the_processor_that_took_it(faulty, deps, mer
             "stripe", secret_key="sk_test_" + "x" * 24, publishable_key="pk_test_" + "x" * 24,
             webhook_secret="whsec_" + "x" * 24), deps.processors.box)
         uow.commit()
-    attempt = checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
-                                          lambda: datetime.now(UTC))
+    attempt = reconcile(deps, payment.id)
     assert attempt.step is checkout_payments.Step.COMPLETED
 
 
@@ -494,8 +647,7 @@ def test_a_subscription_card_that_authenticates_is_not_given_up_while_the_custom
     assert sent.status_code == 303 and "/checkout/challenge/" in sent.headers["location"]
     [payment] = payments_of(uow_factory, session_of(uow_factory, token).id)
     assert payment.status == "requires_action"
-    assert checkout_payments.reconcile(deps.units, payment.id, deps.processors.for_processor,
-                                       lambda: datetime.now(UTC)) is None
+    assert reconcile(deps, payment.id) is None
     answered = client.simulate_post(urlsplit(sent.headers["location"]).path, body="answer=authorize", headers=FORM)
     follow(client, answered)
     session = session_of(uow_factory, token)

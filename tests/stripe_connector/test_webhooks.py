@@ -23,7 +23,7 @@ from domain.models import Payment, ProcessorEvent
 from domain.payments.builtin import Faults, TimeoutAt
 from domain.payments.stripe import event_result
 from domain.queries import Owner
-from tests.conftest import find_share_link, make_merchant, wait_for
+from tests.conftest import find_share_link, make_merchant, metric, wait_for
 from tests.integration.test_refunds import paid, refund, refunded  # noqa: F401  (paid: a fixture)
 
 SECRET = "whsec_" + "t3st" * 8
@@ -129,6 +129,7 @@ def test_a_notification_completes_a_payment_whose_answer_was_lost(client, shop, 
               "payment_method": {"id": "pm_1", "card": {"brand": "visa", "last4": "4242", "exp_month": 12,
                                                         "exp_year": 2034}}}
     body = event("evt_paid", "payment_intent.succeeded", intent)
+    completed = metric("paymentkit_checkout_sessions_completed_total")
     assert post(client, shop, body, signed(body)).status_code == 200
     late = event("evt_late", "payment_intent.requires_action", {**intent, "status": "requires_action",
                                                                   "next_action": {"type": "use_stripe_sdk"},
@@ -142,6 +143,9 @@ def test_a_notification_completes_a_payment_whose_answer_was_lost(client, shop, 
             return {row.event_id: row.outcome for row in rows if row.applied_at}
 
     assert wait_for(lambda: len(outcomes()) == 2)
+    assert outcomes() == {"evt_paid": "completed", "evt_late": "recorded"}
+    assert wait_for(lambda: metric("paymentkit_checkout_sessions_completed_total") > completed)  # counted after commit
+    assert metric("paymentkit_checkout_sessions_completed_total") == completed + 1  # once, by the notification
     with uow_factory() as uow:
         payment = uow.session.get(Payment, payment_id)
         assert (payment.status, payment.processor_reference) == ("succeeded", "pi_123")
