@@ -461,24 +461,23 @@ CHECK_LEASE = timedelta(minutes=5)
 def claim_due(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[str]:
     """The payments whose outcome is open and due to be asked about again (a partial index holds
     only those), each pushed a lease ahead so that a second sweep does not hand it out too."""
-    due = select(Payment.id).where(Payment.status.in_([s.value for s in LIVE]), Payment.next_check_at <= now) \
-        .order_by(Payment.next_check_at).limit(limit).with_for_update(skip_locked=True)
-    ids = list(uow.session.scalars(due))
-    if ids:
-        uow.session.execute(Payment.__table__.update().where(Payment.id.in_(ids))
-                            .values(next_check_at=now + CHECK_LEASE))
-    return ids
+    return _claim(uow, Payment, Payment.next_check_at, now, limit, Payment.status.in_([s.value for s in LIVE]))
 
 
 def claim_due_method_checks(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[str]:
     """The setup checkouts whose card-saving answer was lost and is due to be asked about again,
     each pushed a lease ahead (as `claim_due` does for payments)."""
-    due = select(CheckoutSession.id).where(CheckoutSession.method_check_at <= now) \
-        .order_by(CheckoutSession.method_check_at).limit(limit).with_for_update(skip_locked=True)
+    return _claim(uow, CheckoutSession, CheckoutSession.method_check_at, now, limit)
+
+
+def _claim(uow: UnitOfWork, model, due_at, now: datetime, limit: int, *where) -> list[str]:
+    """Up to `limit` ids of `model` whose `due_at` has come (SKIP LOCKED: two sweeps share the
+    work), their `due_at` pushed CHECK_LEASE ahead in the same transaction."""
+    due = select(model.id).where(*where, due_at <= now).order_by(due_at).limit(limit) \
+        .with_for_update(skip_locked=True)
     ids = list(uow.session.scalars(due))
     if ids:
-        uow.session.execute(CheckoutSession.__table__.update().where(CheckoutSession.id.in_(ids))
-                            .values(method_check_at=now + CHECK_LEASE))
+        uow.session.execute(model.__table__.update().where(model.id.in_(ids)).values({due_at.key: now + CHECK_LEASE}))
     return ids
 
 

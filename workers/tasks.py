@@ -146,23 +146,23 @@ def reconcile_due_payments() -> int:
 def reconcile_payment(payment_id: str) -> str | None:
     """Ask the payment's processor what became of it, by our idempotency key, and record that."""
     attempt = checkout_payments.reconcile(unit_of_work, payment_id, processors().for_processor, utcnow)
-    if attempt is None:
-        return None
-    if attempt.completed:
-        metrics.SESSIONS_COMPLETED.inc()
-    log.info("payment %s reconciled: %s", payment_id, attempt.step.value)
-    return attempt.step.value
+    return _reconciled(attempt, "payment %s reconciled: %s", payment_id)
 
 
 @app.task(name="checkout_sessions.reconcile_method", autoretry_for=DATABASE_AWAY, retry_backoff=True, max_retries=8)
 def reconcile_saved_method(session_id: str) -> str | None:
     """Ask the processor what became of a setup checkout's card whose answer was lost, and record that."""
     attempt = checkout_payments.reconcile_saved_method(unit_of_work, session_id, processors().for_owner, utcnow)
+    return _reconciled(attempt, "checkout session %s card reconciled: %s", session_id)
+
+
+def _reconciled(attempt: checkout_payments.Attempt | None, message: str, object_id: str) -> str | None:
+    """A reconcile job's result: the step reached (None: nothing to do), a completion counted."""
     if attempt is None:
         return None
     if attempt.completed:
         metrics.SESSIONS_COMPLETED.inc()
-    log.info("checkout session %s card reconciled: %s", session_id, attempt.step.value)
+    log.info(message, object_id, attempt.step.value)
     return attempt.step.value
 
 
