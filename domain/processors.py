@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from domain.db import UnitOfWork, utcnow
-from domain.errors import invalid
+from domain.errors import NotFound, invalid
 from domain.ids import plausible_token
 from domain.models import CheckoutSession, ProcessorSetting, TestProcessorOperation
 from domain.payments.builtin import Faults, Kind, Operation, TestProcessor
@@ -165,25 +165,28 @@ class Processors:
 
     def for_owner(self, uow: UnitOfWork, owner: Owner) -> Processor | None:
         """The connector of the owner's chosen processor; None when it takes no payments."""
-        row = _row(uow, owner)
-        return self._connect(row, row.processor if row else (None if owner.livemode else "test"), owner.livemode)
+        return self._chosen(_row(uow, owner), owner.livemode)
 
-    def for_checkout(self, uow: UnitOfWork, checkout_token: str) -> tuple[Owner, Processor | None] | None:
-        """Whose checkout session the token opens and the connector of its owner's processor, in
-        one read (the session's owner joined to its setting); None when the token opens none."""
+    def for_checkout(self, uow: UnitOfWork, checkout_token: str) -> Processor | None:
+        """The connector of the processor of the owner of the checkout session the token opens, in
+        one read (the session joined to its owner's setting); None when it takes no payments.
+        NotFound when the token opens no session."""
         if not plausible_token(checkout_token):
-            return None
+            raise NotFound("No such checkout session")
         cs, ps = CheckoutSession, ProcessorSetting
         row = uow.session.execute(
-            select(cs.account_id, cs.livemode, ps.processor, ps.secret_key_encrypted)
+            select(cs.livemode, ps.processor, ps.secret_key_encrypted)
             .outerjoin(ps, (ps.account_id == cs.account_id) & (ps.livemode == cs.livemode))
             .where(cs.checkout_token == checkout_token)).first()
         if row is None:
-            return None
-        owner = Owner(row.account_id, row.livemode)
+            raise NotFound("No such checkout session")
         setting = row if row.processor is not None else None  # processor is never NULL in a stored setting
-        return owner, self._connect(setting, row.processor if setting else (None if owner.livemode else "test"),
-                                    owner.livemode)
+        return self._chosen(setting, row.livemode)
+
+    def _chosen(self, setting, livemode: bool) -> Processor | None:
+        """The connector of an owner's setting row; with none, the test processor in test mode and
+        nothing in live mode."""
+        return self._connect(setting, setting.processor if setting else (None if livemode else "test"), livemode)
 
     @staticmethod
     def translator(name: str):

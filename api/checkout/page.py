@@ -91,12 +91,9 @@ class CheckoutPage:
         fields = self._form(req, resp)
         if fields is None:
             return
-        found = self._processors.for_checkout(req.context.uow, token)
-        if found is None:
-            return not_available(req, resp)
-        processor = found[1]
         entered = {name: (fields.get(name) or [""])[-1].strip() for name in ("email", "name")}
         try:
+            processor = self._processors.for_checkout(req.context.uow, token)
             if processor is None:
                 raise InvalidRequest(NOT_TAKING_PAYMENTS, param="processor")
             form = checkout_payments.PayForm(entered["email"], entered["name"] or None, *_card_or_method(processor, fields),
@@ -114,8 +111,10 @@ class CheckoutPage:
 
     def on_get_return(self, req, resp, token: str) -> None:
         """Back from authenticating with the processor: what became of the attempt."""
-        found = self._processors.for_checkout(req.context.uow, token)
-        processor = found[1] if found else None
+        try:
+            processor = self._processors.for_checkout(req.context.uow, token)
+        except NotFound:
+            processor = None
         if processor is None:
             return not_available(req, resp)
         req.context.uow.rollback()  # hold no connection while asking the processor
