@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import (api_poster, child, children_of, delete_redis_keys, mib, peak_rss_kib, prepare_environment,
-                          scratch_database, wait_until)
+                          scratch_database, shop, wait_until)
 from bench.sessions import worker_command
 
 QUEUE = "billing"
@@ -35,24 +35,15 @@ def seed(settings, due: int) -> str:
     """One paid subscription, copied to `due` subscriptions due a minute ago; the first one's id."""
     from dataclasses import replace
 
-    from falcon import testing
     from sqlalchemy import text
 
-    from api.app import create_app, make_dependencies
     from domain import checkout_payments, checkout_sessions
-    from domain.accounts import create_account
     from domain.checkout_tokens import new_checkout_token
     from domain.db import UnitOfWork, session_factory, utcnow
     from domain.ids import new_id
     from domain.link_reader import LinkReader
 
-    deps = make_dependencies(settings)
-    try:
-        with UnitOfWork(session_factory(deps.engine)) as uow:
-            made = create_account(uow, "Bench tea club")
-            uow.commit()
-        client = testing.TestClient(create_app(settings, deps))
-
+    with shop(settings, "Bench tea club") as (deps, client, made):
         ok = api_poster(client, made.account_id, made.test_api_key)
 
         price = ok("/prices", {"product_id": ok("/products", {"name": "Tea club"})["id"], "unit_amount_atom": 900,
@@ -83,8 +74,6 @@ def seed(settings, due: int) -> str:
                 "FROM subscriptions t, generate_series(1, :more) n WHERE t.id = :id) copies"),
                 {"id": sub_id, "more": due - 1})
         return sub_id
-    finally:
-        deps.engine.dispose()
 
 
 class _NoJobs:

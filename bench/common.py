@@ -170,6 +170,26 @@ def mib(kib: int) -> str:
 
 # ---- data -----------------------------------------------------------------------------------
 
+@contextmanager
+def shop(settings, name: str):
+    """An account named `name` and the app around it, in-process: `(deps, client, account)`, the
+    client a Falcon test client of the app; the engine is disposed at the end."""
+    from falcon import testing
+
+    from api.app import create_app, make_dependencies
+    from domain.accounts import create_account
+    from domain.db import UnitOfWork, session_factory
+
+    deps = make_dependencies(settings)
+    try:
+        with UnitOfWork(session_factory(deps.engine)) as uow:
+            made = create_account(uow, name)
+            uow.commit()
+        yield deps, testing.TestClient(create_app(settings, deps)), made
+    finally:
+        deps.engine.dispose()
+
+
 def api_poster(client, account_id: str, api_key: str):
     """`ok(path, body)`: a POST of the account's API through a Falcon test client, its JSON
     answer, or a RuntimeError naming the path (how the benches seed their catalog and links)."""
@@ -195,20 +215,9 @@ class Seeded:
 def seed_link(settings, extra_links: int = 10_000, extra_prices: int = 2_000) -> Seeded:
     """One account selling through one payment link (two prices, made through the API), with
     `extra_links` more links and `extra_prices` more prices: a shop, not a one-row toy."""
-    from falcon import testing
     from sqlalchemy import text
 
-    from api.app import create_app, make_dependencies
-    from domain.accounts import create_account
-    from domain.db import UnitOfWork, session_factory
-
-    deps = make_dependencies(settings)
-    try:
-        with UnitOfWork(session_factory(deps.engine)) as uow:
-            made = create_account(uow, "Bench shop")
-            uow.commit()
-        client = testing.TestClient(create_app(settings, deps))
-
+    with shop(settings, "Bench shop") as (deps, client, made):
         ok = api_poster(client, made.account_id, made.api_key)
 
         mug = ok("/prices", {"product_id": ok("/products", {"name": "Mug"})["id"], "unit_amount_atom": 1999,
@@ -243,8 +252,6 @@ def seed_link(settings, extra_links: int = 10_000, extra_prices: int = 2_000) ->
             conn.exec_driver_sql("ANALYZE payment_links")
             conn.exec_driver_sql("ANALYZE prices")
         return Seeded(made.account_id, made.api_key, link["id"], link["secure_token"])
-    finally:
-        deps.engine.dispose()
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):

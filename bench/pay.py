@@ -20,7 +20,7 @@ import statistics
 import time
 from contextlib import ExitStack
 
-from bench.common import Row, api_poster, delete_redis_keys, prepare_environment, scratch_database
+from bench.common import Row, api_poster, delete_redis_keys, prepare_environment, scratch_database, shop
 
 PAY_FORM = "email=ada%40example.com&name=Ada&card_number=4242+4242+4242+4242&exp=12%2F34&cvc=123"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -129,7 +129,6 @@ def bare_all(url: str, writes: list[tuple[str, object]], count: int) -> float:
 
 def run(count: int = 300, rounds: int = 3) -> tuple[list[Row], str]:
     import redis
-    from falcon import testing
 
     env = prepare_environment()
     redis_client = redis.Redis.from_url(env["REDIS_URL"])
@@ -137,18 +136,10 @@ def run(count: int = 300, rounds: int = 3) -> tuple[list[Row], str]:
         stack.callback(delete_redis_keys, redis_client, env["REDIS_KEY_PREFIX"])
         url = stack.enter_context(scratch_database("pay"))
         os.environ["DATABASE_URL"] = url
-        from api.app import create_app, make_dependencies
-        from domain.accounts import create_account
         from runtime.settings import Settings
 
         settings = Settings.from_env(dict(os.environ))
-        deps = make_dependencies(settings)
-        stack.callback(deps.engine.dispose)
-        client = testing.TestClient(create_app(settings, deps))
-        with deps.units() as uow:
-            made = create_account(uow, "Bench shop")
-            uow.commit()
-
+        deps, client, made = stack.enter_context(shop(settings, "Bench shop"))
         ok = api_poster(client, made.account_id, made.test_api_key)
 
         price = ok("/prices", {"product_id": ok("/products", {"name": "Mug"})["id"], "unit_amount_atom": 1999,
