@@ -191,7 +191,8 @@ def test_the_session_keeps_the_names_it_sold_whatever_the_catalog_says_later(sha
         [("Tea", "Loose leaf", None)]
     assert [(line["product_name"], line["package_name"]) for line in by_package.line_items] == \
         [("Tea", "Tea set"), ("Cups", "Tea set")]
-    fresh = wait_for(lambda: stored_session(uow_factory, open_link(share_client, items["url"]).json["checkout_session_id"]))
+    fresh_id = open_link(share_client, items["url"]).json["checkout_session_id"]  # opened once, then awaited
+    fresh = wait_for(lambda: stored_session(uow_factory, fresh_id))
     assert fresh.line_items[0]["product_name"] == "Green tea"
 
 
