@@ -70,8 +70,14 @@ def _error_code(response) -> str | None:
         return None
 
 
+# The same examples on every run unless FUZZ_RANDOM=1 (with FUZZ_EXAMPLES=500, say, for a deeper
+# search by hand): a random run once failed main's tests on a Schemathesis false positive (a
+# "negative" case whose only invalid parts, an undeclared query parameter and a missing
+# Authorization header, did not survive into the request: we always send the header; upstream
+# schemathesis#4762), which a CI run must not depend on.
 @schema.parametrize()
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")), deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")), deadline=None, suppress_health_check=list(HealthCheck),
+          database=None, derandomize=os.environ.get("FUZZ_RANDOM") != "1")
 def test_the_api_keeps_its_document(case, fuzz_merchant: FuzzMerchant):
     if "account_id" in case.path_parameters:
         case.path_parameters = {**case.path_parameters, "account_id": fuzz_merchant.account_id}
