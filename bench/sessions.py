@@ -14,7 +14,8 @@ every rate is reported over the minimal app's of the same round (medians over th
   task that does nothing;
 - **ours, no-op**: the Procfile's worker command (`-A bench.worker_app`: the real app plus
   `bench.noop`), so the difference from the minimal app is what our settings cost;
-- **ours, stored**: the same worker running `checkout_sessions.create`.
+- **ours, stored**: the same worker storing the `checkout_sessions.create` messages (collected
+  into `checkout_sessions.store` jobs, workers/session_batches.py).
 
 `--explore` also drains the real task (`--explore-noop`: the no-op) under other settings
 (prefetch, events, log lines, pool, ...: EXPLORE below), one at a time, in every round. `--memory N` feeds N sessions through one worker

@@ -14,6 +14,8 @@ class Job:
 
 JOBS: dict[str, Job] = {
     "checkout_sessions.create": Job("sessions"),
+    # Many creations per job (workers/session_batches.py), on the queue the creations come from.
+    "checkout_sessions.store": Job("sessions"),
     "checkout_sessions.expire_due": Job("expiry"),
     # Follow-ups wait behind sweeps on the shared queue: a sweep must not queue behind the
     # thousands of follow-ups a backlog fans out to.

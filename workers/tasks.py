@@ -6,21 +6,31 @@ import logging
 import smtplib
 import time
 
+import msgspec
+from celery.worker.strategy import default as default_strategy
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-import msgspec
-
-from domain import (checkout_payments, checkout_sessions, events, expiry, funnel, idempotency, payment_records,
-                    processor_events, webhooks)
+from domain import (
+    checkout_payments,
+    checkout_sessions,
+    events,
+    expiry,
+    funnel,
+    idempotency,
+    payment_records,
+    processor_events,
+    webhooks,
+)
 from domain import emails as email_records
 from domain.db import utcnow
 from domain.ids import random_base62
 from domain.processors import SecretBox
-from runtime import metrics, webhook_http
+from runtime import logs, metrics, webhook_http
 from runtime.link_opens import rollup_days
 from workers import app, emails
 from workers.context import engine, opens_reader, processors, settings, unit_of_work
+from workers.session_batches import SessionBatcher
 
 log = logging.getLogger("paymentkit.workers")
 
@@ -31,8 +41,17 @@ log = logging.getLogger("paymentkit.workers")
 DATABASE_AWAY = (OperationalError, PoolTimeout)
 
 
-@app.task(name="checkout_sessions.create", autoretry_for=DATABASE_AWAY, retry_backoff=True, retry_backoff_max=60,
-          max_retries=None)
+class _CreateInBatches(app.Task):
+    """`checkout_sessions.create` messages are collected into `checkout_sessions.store` jobs by the
+    worker that takes them (workers/session_batches.py); the task body runs only for a message
+    the batcher leaves to Celery (and for a direct call)."""
+
+    def Strategy(self, task, app, consumer, **options):  # Celery's attribute name
+        return SessionBatcher(consumer, store_checkout_sessions, default_strategy(task, app, consumer, **options))
+
+
+@app.task(name="checkout_sessions.create", base=_CreateInBatches, autoretry_for=DATABASE_AWAY, retry_backoff=True,
+          retry_backoff_max=60, max_retries=None)
 def create_checkout_session(snapshot: dict) -> bool:
     """Persist a session the web process has already handed out; a redelivery creates nothing twice."""
     with engine().begin() as connection:  # commits, or rolls back on an error
@@ -41,6 +60,23 @@ def create_checkout_session(snapshot: dict) -> bool:
         metrics.SESSIONS_CREATED.inc()
         log.info("checkout session %s stored", snapshot["id"])
     return created
+
+
+@app.task(name="checkout_sessions.store", autoretry_for=DATABASE_AWAY, retry_backoff=True, retry_backoff_max=60,
+          max_retries=None)
+def store_checkout_sessions(handed: list[list]) -> int:
+    """Persist sessions the web process has already handed out, [snapshot, request id] each, in
+    one transaction; how many were new (a redelivered job, or a session handed over twice, stores
+    nothing twice). Each stored session is logged under the request that opened it."""
+    with engine().begin() as connection:
+        created = checkout_sessions.store_many_on(connection, [snapshot for snapshot, _ in handed])
+    metrics.SESSIONS_CREATED.inc(len(created))
+    for snapshot, request_id in handed:
+        if snapshot["id"] in created:
+            token = logs.request_id.set(request_id or None)
+            log.info("checkout session %s stored", snapshot["id"])
+            logs.request_id.reset(token)
+    return len(created)
 
 
 @app.task(name="idempotency_keys.purge_expired")

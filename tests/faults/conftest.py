@@ -2,12 +2,21 @@
 against private PostgreSQL and Redis servers that the tests stop, pause and restart."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.faults.stack import PostgresServer, RedisServer, Stack, call, private_dir, remove
+from tests.faults.stack import (
+    PostgresServer,
+    RedisServer,
+    Stack,
+    call,
+    private_dir,
+    remove,
+)
+
 
 @pytest.fixture(scope="session")
 def faults_dir():
@@ -124,3 +133,16 @@ def stored_ids(engine, link_id: str) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(text("SELECT id FROM checkout_sessions WHERE payment_link_id = :link"),
                                  {"link": link_id}).scalars())
+
+
+_HANDED = re.compile(r"checkout sessions handed to checkout_sessions\.store\[(?P<job>[^\]]+)\]: (?P<ids>[\w ]+)")
+
+
+def store_jobs(log: str) -> dict[str, list[str]]:
+    """The `checkout_sessions.store` jobs each session was handed to, from the workers' hand-off
+    lines (workers/session_batches.py): more than one if its message was delivered again."""
+    jobs: dict[str, list[str]] = {}
+    for match in _HANDED.finditer(log):
+        for session_id in match["ids"].split():
+            jobs.setdefault(session_id, []).append(match["job"])
+    return jobs

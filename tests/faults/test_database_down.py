@@ -1,7 +1,7 @@
 """PostgreSQL down (a private one, stopped): the merchant API and the share endpoint answer 503
 quickly (the share endpoint for a link it has not cached; a cached link keeps opening), /readyz
-names PostgreSQL, and the worker retries the creation of sessions accepted
-before the outage with backoff, storing each exactly once when the database is back."""
+names PostgreSQL, and the worker retries the jobs storing the sessions accepted before the outage
+with backoff, storing each exactly once when the database is back."""
 from __future__ import annotations
 
 import re
@@ -9,18 +9,31 @@ import time
 
 import pytest
 
-from tests.faults.conftest import assert_no_secrets_logged, engine_for, make_shop, stored_ids
+from tests.faults.conftest import (
+    assert_no_secrets_logged,
+    engine_for,
+    make_shop,
+    store_jobs,
+    stored_ids,
+)
 from tests.faults.stack import call, wait_until
 
 pytestmark = pytest.mark.faults
-RETRY_LINE = re.compile(r"checkout_sessions\.create\[(?P<id>cs_\w+)\] retry: Retry in (?P<seconds>\d+)s")
+RETRY_LINE = re.compile(r"checkout_sessions\.store\[(?P<id>[^\]]+)\] retry: Retry in (?P<seconds>\d+)s")
 
 
 def retries(log: str) -> dict[str, list[int]]:
+    """The countdowns of each store job's retries."""
     found: dict[str, list[int]] = {}
     for match in RETRY_LINE.finditer(log):
         found.setdefault(match["id"], []).append(int(match["seconds"]))
     return found
+
+
+def retried_twice(log: str) -> set[str]:
+    """The sessions whose store job has retried at least twice."""
+    jobs = {job for job, delays in retries(log).items() if len(delays) >= 2}
+    return {session_id for session_id, held_by in store_jobs(log).items() if jobs & set(held_by)}
 
 
 def test_database_down_then_back(private_postgres, redis_client, settings, stack_factory):
@@ -60,8 +73,8 @@ def test_database_down_then_back(private_postgres, redis_client, settings, stack
         assert ready.status == 503 and ready.json == {"status": "unavailable"}  # the public port says no more
         assert "not ready: postgresql down" in stack.logs()
         # The worker keeps trying every accepted session, each with a growing, capped delay.
-        wait_until(lambda: set(accepted) <= {i for i, s in retries(worker.log()).items() if len(s) >= 2}, 30, 0.2,
-                   "every accepted session retried twice")
+        wait_until(lambda: set(accepted) <= retried_twice(worker.log()), 30, 0.2,
+                   "every accepted session's store job retried twice")
         time.sleep(2)
     finally:
         private_postgres.start()
