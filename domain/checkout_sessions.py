@@ -26,14 +26,7 @@ from domain.link_reader import ShareLink
 from domain.listing import get_owned
 from domain.models import CheckoutSession, Coupon, Mode
 from domain.models import SessionStatus as Status
-from domain.money import (
-    CartLine,
-    CouponTerms,
-    cart_amounts,
-    line_amount,
-    per_period,
-    subtotal,
-)
+from domain.money import CartLine, CouponTerms, cart_amounts, line_amount, per_period, subtotal
 from domain.payment_links import MAX_QUANTITY, MIN_QUANTITY, MODE_RULES
 from domain.queries import Owner, Page, PageQuery
 from domain.subscriptions import add_interval
@@ -192,15 +185,10 @@ def store(uow: UnitOfWork, snapshot: dict[str, Any]) -> bool:
     return uow.session.execute(_STORE, _store_values(snapshot)).first() is not None
 
 
-def store_on(connection: Connection, snapshot: dict[str, Any]) -> bool:
-    """`store` on a Core connection, for the creation task: its transaction is this one statement,
-    and an ORM session around it cost 0.3-0.4 ms of CPU a session (a third of the storing)."""
-    return connection.execute(_STORE, _store_values(snapshot)).first() is not None
-
-
 def store_many_on(connection: Connection, snapshots: list[dict[str, Any]]) -> set[str]:
-    """Persist many snapshots in one multi-row INSERT (SQLAlchemy's insertmanyvalues); the ids
-    of the ones that were not stored before. Each snapshot is stored once, whatever the repeats."""
+    """`store` on a Core connection, for the workers, many snapshots in one multi-row INSERT
+    (SQLAlchemy's insertmanyvalues); the ids of the ones not stored before. Each is stored once,
+    whatever the repeats. An ORM session around it cost 0.3-0.4 ms of CPU a session."""
     if not snapshots:
         return set()
     return set(connection.execute(_STORE, [_store_values(snapshot) for snapshot in snapshots]).scalars())

@@ -101,7 +101,7 @@ class SessionBatcher:
 def _session_of(message) -> list | None:
     """[snapshot, request id] of a plain `checkout_sessions.create` message, else None."""
     headers = message.headers or {}
-    if headers.get("eta") or headers.get("countdown"):
+    if headers.get("eta"):  # a countdown is sent as an eta
         return None
     try:
         args, _kwargs, _embed = message.decode()

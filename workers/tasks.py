@@ -6,22 +6,14 @@ import logging
 import smtplib
 import time
 
-import msgspec
 from celery.worker.strategy import default as default_strategy
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from domain import (
-    checkout_payments,
-    checkout_sessions,
-    events,
-    expiry,
-    funnel,
-    idempotency,
-    payment_records,
-    processor_events,
-    webhooks,
-)
+import msgspec
+
+from domain import (checkout_payments, checkout_sessions, events, expiry, funnel, idempotency, payment_records,
+                    processor_events, webhooks)
 from domain import emails as email_records
 from domain.db import utcnow
 from domain.ids import random_base62
@@ -54,12 +46,7 @@ class _CreateInBatches(app.Task):
           retry_backoff_max=60, max_retries=None)
 def create_checkout_session(snapshot: dict) -> bool:
     """Persist a session the web process has already handed out; a redelivery creates nothing twice."""
-    with engine().begin() as connection:  # commits, or rolls back on an error
-        created = checkout_sessions.store_on(connection, snapshot)
-    if created:
-        metrics.SESSIONS_CREATED.inc()
-        log.info("checkout session %s stored", snapshot["id"])
-    return created
+    return _store_handed([[snapshot, logs.request_id.get() or ""]]) == 1
 
 
 @app.task(name="checkout_sessions.store", autoretry_for=DATABASE_AWAY, retry_backoff=True, retry_backoff_max=60,
@@ -67,8 +54,13 @@ def create_checkout_session(snapshot: dict) -> bool:
 def store_checkout_sessions(handed: list[list]) -> int:
     """Persist sessions the web process has already handed out, [snapshot, request id] each, in
     one transaction; how many were new (a redelivered job, or a session handed over twice, stores
-    nothing twice). Each stored session is logged under the request that opened it."""
-    with engine().begin() as connection:
+    nothing twice)."""
+    return _store_handed(handed)
+
+
+def _store_handed(handed: list[list]) -> int:
+    """Both creation tasks' storing; each stored session is logged under the request that opened it."""
+    with engine().begin() as connection:  # commits, or rolls back on an error
         created = checkout_sessions.store_many_on(connection, [snapshot for snapshot, _ in handed])
     metrics.SESSIONS_CREATED.inc(len(created))
     for snapshot, request_id in handed:

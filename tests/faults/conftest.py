@@ -8,15 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.stack import (
-    PostgresServer,
-    RedisServer,
-    Stack,
-    call,
-    private_dir,
-    remove,
-)
-
+from tests.faults.stack import PostgresServer, RedisServer, Stack, call, private_dir, remove
 
 @pytest.fixture(scope="session")
 def faults_dir():

@@ -9,13 +9,7 @@ import time
 
 import pytest
 
-from tests.faults.conftest import (
-    assert_no_secrets_logged,
-    engine_for,
-    make_shop,
-    store_jobs,
-    stored_ids,
-)
+from tests.faults.conftest import assert_no_secrets_logged, engine_for, make_shop, store_jobs, stored_ids
 from tests.faults.stack import call, wait_until
 
 pytestmark = pytest.mark.faults

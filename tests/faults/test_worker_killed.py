@@ -13,13 +13,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from tests.faults.conftest import (
-    assert_no_secrets_logged,
-    engine_for,
-    make_shop,
-    store_jobs,
-    stored_ids,
-)
+from tests.faults.conftest import assert_no_secrets_logged, engine_for, make_shop, store_jobs, stored_ids
 from tests.faults.stack import wait_until
 
 pytestmark = pytest.mark.faults
@@ -235,9 +229,9 @@ def test_a_dead_workers_sessions_come_back_while_the_page_still_says_preparing()
     """The tests above shorten the broker's visibility timeout to run in seconds; in production,
     a session held by a worker that died whole is delivered again within `visibility_timeout`
     plus kombu's restore period, which must end before the hosted page gives up on it."""
+    import celeryconfig
     from kombu.transport.redis import Channel
 
-    import celeryconfig
     from api.checkout.page import PREPARING_FOR
     from workers.tasks import store_checkout_sessions
 
